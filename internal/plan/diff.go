@@ -1,0 +1,84 @@
+package plan
+
+import "sort"
+
+// Item is one path to create or update, with the entry it must end up as.
+type Item struct {
+	Path string
+	Entry
+}
+
+// Plan is what turns a remote tree into the local one. Applying it means: Deletes first, then Mkdirs
+// (parents before children), then Writes and Symlinks.
+type Plan struct {
+	// Deletes are paths to remove recursively; a deleted directory's children are not listed.
+	Deletes []string
+	Mkdirs  []string
+	Writes  []Item
+	// Symlinks are links to (re)create; Entry.Hash is the target.
+	Symlinks []Item
+}
+
+// Empty reports whether the plan changes nothing.
+func (p Plan) Empty() bool {
+	return len(p.Deletes) == 0 && len(p.Mkdirs) == 0 && len(p.Writes) == 0 && len(p.Symlinks) == 0
+}
+
+// Bytes is the total size of the files the plan writes.
+func (p Plan) Bytes() int64 {
+	var n int64
+	for _, w := range p.Writes {
+		n += w.Size
+	}
+	return n
+}
+
+// Diff computes the plan that turns remote into local.
+func Diff(local, remote Tree) Plan {
+	var p Plan
+	deleted := map[string]bool{}
+	for _, r := range remote.Paths() {
+		if deletedAncestor(r, deleted) {
+			continue
+		}
+		l, ok := local[r]
+		// An entry that changes kind is removed first: a file cannot be renamed over a directory.
+		if !ok || l.Kind != remote[r].Kind {
+			p.Deletes = append(p.Deletes, r)
+			deleted[r] = true
+		}
+	}
+	for _, l := range local.Paths() {
+		le := local[l]
+		re, ok := remote[l]
+		if ok && !deletedAncestor(l, deleted) && re == le {
+			continue
+		}
+		if ok && le.Kind == Dir && re.Kind == Dir && !deletedAncestor(l, deleted) {
+			continue
+		}
+		switch le.Kind {
+		case Dir:
+			p.Mkdirs = append(p.Mkdirs, l)
+		case File:
+			p.Writes = append(p.Writes, Item{l, le})
+		case Symlink:
+			p.Symlinks = append(p.Symlinks, Item{l, le})
+		}
+	}
+	sort.Strings(p.Mkdirs) // a parent sorts before its children
+	return p
+}
+
+// deletedAncestor reports whether p or one of its ancestors is in deleted.
+func deletedAncestor(p string, deleted map[string]bool) bool {
+	if len(deleted) == 0 {
+		return false
+	}
+	for q := p; q != ""; q = parent(q) {
+		if deleted[q] {
+			return true
+		}
+	}
+	return false
+}
