@@ -1,0 +1,186 @@
+package plan
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+)
+
+// Excluded tells whether a path (slash-separated, relative to the root) is left out of the sync.
+type Excluded func(rel string, isDir bool) bool
+
+// Scan reads the tree under root, leaving out excluded paths and everything inside excluded directories.
+// Symlinks are recorded as links, never followed.
+func Scan(root string, excluded Excluded) (Tree, error) {
+	t := Tree{}
+	if err := scanInto(t, root, "", excluded); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Rescan returns prev updated for the given changed paths: each one is read again from disk together with
+// everything under it (a path that no longer exists is removed with its subtree). The watcher reports
+// paths; this keeps a watch-mode flush proportional to the change rather than to the tree. An empty path
+// stands for the root: the whole tree is read again.
+func Rescan(prev Tree, root string, changed []string, excluded Excluded) (Tree, error) {
+	for _, c := range changed {
+		if c == "" {
+			return Scan(root, excluded)
+		}
+	}
+	t := prev.Clone()
+	roots := map[string]bool{}
+	for _, c := range changed {
+		roots[c] = true
+	}
+	for p := range t {
+		for q := p; q != ""; q = parent(q) {
+			if roots[q] {
+				delete(t, p)
+				break
+			}
+		}
+	}
+	for _, c := range changed {
+		if err := addWithAncestors(t, root, c, excluded); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// addWithAncestors adds rel (and its subtree) if it exists and no ancestor is excluded, adding any
+// ancestor directory the tree does not know yet.
+func addWithAncestors(t Tree, root, rel string, excluded Excluded) error {
+	var missing []string
+	for q := parent(rel); q != ""; q = parent(q) {
+		if excluded(q, true) {
+			return nil
+		}
+		if _, ok := t[q]; ok {
+			break
+		}
+		missing = append(missing, q)
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		info, err := os.Lstat(filepath.Join(root, filepath.FromSlash(missing[i])))
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !info.IsDir() {
+			return nil
+		}
+		t[missing[i]] = Entry{Kind: Dir}
+	}
+	return scanInto(t, root, rel, excluded)
+}
+
+// scanInto adds rel (the root itself when rel is "") and everything below it to t.
+func scanInto(t Tree, root, rel string, excluded Excluded) error {
+	start := filepath.Join(root, filepath.FromSlash(rel))
+	var files []string
+	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // deleted while we walked: the watcher reports it again
+			}
+			return err
+		}
+		r, _ := filepath.Rel(root, p)
+		r = filepath.ToSlash(r)
+		if r == "." {
+			return nil
+		}
+		isDir := d.IsDir()
+		if excluded(r, isDir) {
+			if isDir {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch {
+		case isDir:
+			t[r] = Entry{Kind: Dir}
+		case d.Type()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			t[r] = Entry{Kind: Symlink, Hash: target}
+		case d.Type().IsRegular():
+			files = append(files, r)
+		}
+		// Sockets, devices and pipes are not synced.
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	entries, err := hashFiles(root, files)
+	if err != nil {
+		return err
+	}
+	for i, r := range files {
+		if entries[i].Kind != 0 {
+			t[r] = entries[i]
+		}
+	}
+	return nil
+}
+
+// hashFiles reads and hashes files in parallel; an entry is left zero when its file vanished meanwhile.
+func hashFiles(root string, files []string) ([]Entry, error) {
+	entries := make([]Entry, len(files))
+	errs := make([]error, len(files))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				entries[i], errs[i] = hashFile(filepath.Join(root, filepath.FromSlash(files[i])))
+			}
+		}()
+	}
+	for i := range files {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("read %s: %w", files[i], err)
+		}
+	}
+	return entries, nil
+}
+
+func hashFile(p string) (Entry, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return Entry{}, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return Entry{}, err
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return Entry{}, err
+	}
+	return Entry{Kind: File, Exec: info.Mode()&0o100 != 0, Size: n, Hash: hex.EncodeToString(h.Sum(nil))}, nil
+}
