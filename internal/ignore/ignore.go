@@ -1,0 +1,183 @@
+// Package ignore decides which paths under the source directory kindling leaves out of a sync and does
+// not watch.
+//
+// The rules, lowest priority first, are:
+//
+//  1. the defaults (Defaults: .git, node_modules, build outputs, editor and OS litter);
+//  2. the --exclude values, in the order given;
+//  3. the lines of an optional .kindlingignore file at the root of the source directory.
+//
+// Every rule is a .gitignore line: a pattern without a slash matches a name at any depth, a leading "/"
+// anchors it to the source root, a trailing "/" matches directories only, "**" matches any number of
+// directories, "!" re-includes what an earlier rule excluded (so "--exclude '!dist/'" syncs dist again),
+// and in .kindlingignore blank lines and lines starting with "#" are skipped. As in git, a path inside an
+// excluded directory stays excluded whatever later rules say about the path itself.
+//
+// Glob matching is done by go-git's gitignore package. That package lets a rule that matches a directory
+// also decide every path beneath it (so "!dist/" would re-include dist/node_modules); Matcher instead
+// applies each rule only at the level it names, which is what git does.
+package ignore
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
+)
+
+// FileName is the optional ignore file read from the root of the source directory.
+const FileName = ".kindlingignore"
+
+// Defaults are the patterns excluded from every sync.
+var Defaults = []string{
+	".git", "node_modules", "__pycache__", ".venv", "vendor", "target", ".next", "dist", "build",
+	"*.pyc", "*.o", "*.exe", "*.log", ".DS_Store",
+}
+
+// Matcher answers whether a path under the source directory is excluded. It is safe for concurrent use.
+type Matcher struct {
+	patterns []string
+	rules    []rule
+	// dirs caches the verdict per directory (string → bool): every path asks about all of its ancestors,
+	// and a tree has far fewer directories than files. The verdict depends on the path only, so entries
+	// never go stale.
+	dirs sync.Map
+}
+
+type rule struct {
+	pattern gitignore.Pattern
+	// anchored rules (with a slash before the end) match the whole path from the root; the others match
+	// the last name only.
+	anchored bool
+}
+
+// New builds the matcher for the source directory src from the defaults, the --exclude values extra and
+// src/.kindlingignore if it exists.
+func New(src string, extra []string) (*Matcher, error) {
+	m := &Matcher{}
+	for _, p := range Defaults {
+		m.add(p)
+	}
+	for _, p := range extra {
+		if err := validate(p); err != nil {
+			return nil, fmt.Errorf("--exclude %q: %w", p, err)
+		}
+		m.add(p)
+	}
+	if err := m.addFile(filepath.Join(src, FileName)); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (m *Matcher) addFile(name string) error {
+	f, err := os.Open(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("cannot read ignore file %s: %w (fix its permissions or remove it)", name, err)
+	}
+	defer f.Close()
+	scanner := bufio.NewScanner(f)
+	for line := 1; scanner.Scan(); line++ {
+		p := scanner.Text()
+		if strings.TrimSpace(p) == "" || strings.HasPrefix(p, "#") {
+			continue
+		}
+		if err := validate(p); err != nil {
+			return fmt.Errorf("%s:%d: pattern %q: %w", name, line, p, err)
+		}
+		m.add(p)
+	}
+	if err := scanner.Err(); err != nil {
+		return fmt.Errorf("cannot read ignore file %s: %w (fix or remove it)", name, err)
+	}
+	return nil
+}
+
+func (m *Matcher) add(p string) {
+	m.patterns = append(m.patterns, p)
+	m.rules = append(m.rules, rule{
+		pattern:  gitignore.ParsePattern(p, nil),
+		anchored: strings.Contains(strings.TrimSuffix(body(p), "/"), "/"),
+	})
+}
+
+// body is the pattern without its "!" and trailing spaces, as go-git reads it.
+func body(p string) string {
+	p = strings.TrimPrefix(p, "!")
+	if !strings.HasSuffix(p, `\ `) {
+		p = strings.TrimRight(p, " ")
+	}
+	return p
+}
+
+// validate rejects patterns that go-git would silently never match.
+func validate(p string) error {
+	b := body(p)
+	if strings.Trim(b, "/") == "" {
+		return errors.New("empty pattern; remove it")
+	}
+	anchored := strings.Contains(strings.TrimSuffix(b, "/"), "/")
+	for _, seg := range strings.Split(strings.Trim(b, "/"), "/") {
+		if _, err := path.Match(seg, ""); err != nil {
+			return fmt.Errorf("bad glob %q; escape a literal [ or \\ with a backslash", seg)
+		}
+		if anchored && seg != "**" && strings.Contains(seg, "**") {
+			return fmt.Errorf("%q: ** must be a whole path segment, as in a/**/b", seg)
+		}
+	}
+	return nil
+}
+
+// Patterns returns every rule in priority order (lowest first), for --dry-run and messages.
+func (m *Matcher) Patterns() []string { return append([]string(nil), m.patterns...) }
+
+// Excluded reports whether rel, a slash-separated path relative to the source directory (no leading "./"),
+// is left out. isDir tells whether rel is a directory, which matters for rules ending in "/".
+func (m *Matcher) Excluded(rel string, isDir bool) bool {
+	if rel == "" || rel == "." {
+		return false
+	}
+	if isDir {
+		if v, ok := m.dirs.Load(rel); ok {
+			return v.(bool)
+		}
+	}
+	excluded := m.Excluded(path.Dir(rel), true) || m.decide(strings.Split(rel, "/"), isDir) == gitignore.Exclude
+	if isDir {
+		m.dirs.Store(rel, excluded)
+	}
+	return excluded
+}
+
+// decide returns the verdict of the last rule that names path itself, ignoring rules that only match one
+// of its ancestors (those were decided when the ancestor was).
+func (m *Matcher) decide(names []string, isDir bool) gitignore.MatchResult {
+	for i := len(m.rules) - 1; i >= 0; i-- {
+		if r := m.rules[i].matchItself(names, isDir); r != gitignore.NoMatch {
+			return r
+		}
+	}
+	return gitignore.NoMatch
+}
+
+func (r rule) matchItself(names []string, isDir bool) gitignore.MatchResult {
+	if !r.anchored {
+		return r.pattern.Match(names[len(names)-1:], isDir)
+	}
+	// go-git also matches a path when the rule matches one of its ancestors; a rule that already matches
+	// the parent was decided at the parent's level.
+	if r.pattern.Match(names[:len(names)-1], true) != gitignore.NoMatch {
+		return gitignore.NoMatch
+	}
+	return r.pattern.Match(names, isDir)
+}
