@@ -53,6 +53,9 @@ pid_of() {
   [[ -d /proc/$pid ]] || return 1
   # a zombie is not alive
   [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) != Z ]] || return 1
+  # the PID may have been reused since (e.g. after a reboot): the executable must be the component's
+  local exe; exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
+  [[ $(basename "${exe% (deleted)}") == "$1" ]] || return 1
   printf '%s\n' "$pid"
 }
 

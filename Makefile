@@ -1,0 +1,32 @@
+# kindling — developer entry points.
+#   make cluster        start the local single-node Kubernetes (hack/cluster/up; idempotent)
+#   make cluster-down   stop it and clean up (hack/cluster/down)
+#   make test           unit tests (race detector), then the e2e suite against the cluster
+#   make demo           cluster up, deploy examples/hello-python, sync an edit with kindling, show the change
+# Set KINDLING_E2E_KUBECONFIG to run the e2e suite (and the demo) against another cluster instead.
+
+GO ?= go
+E2E_TIMEOUT ?= 60m
+
+.PHONY: cluster cluster-down cluster-status test unit e2e demo
+
+cluster:
+	hack/cluster/up
+
+cluster-down:
+	hack/cluster/down
+
+cluster-status:
+	hack/cluster/status
+
+test: unit e2e
+
+unit:
+	$(GO) test -race ./...
+
+e2e:
+	@if [ -z "$$KINDLING_E2E_KUBECONFIG" ]; then hack/cluster/up; fi
+	$(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) ./test/e2e/...
+
+demo:
+	hack/demo.sh
