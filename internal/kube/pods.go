@@ -1,0 +1,95 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	listersv1 "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// PodWatch keeps the set of pods behind a Deployment current through an informer.
+type PodWatch struct {
+	client     *Client
+	deployment *appsv1.Deployment
+	container  string
+	selector   labels.Selector
+	lister     listersv1.PodLister
+	changed    chan struct{}
+}
+
+// WatchPods starts watching the Deployment's pods (through its own selector) until ctx ends.
+func (c *Client) WatchPods(ctx context.Context, d *appsv1.Deployment, container string) (*PodWatch, error) {
+	sel, err := Selector(d)
+	if err != nil {
+		return nil, err
+	}
+	factory := informers.NewSharedInformerFactoryWithOptions(c.Clientset, 0,
+		informers.WithNamespace(d.Namespace),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = sel.String() }))
+	informer := factory.Core().V1().Pods()
+	w := &PodWatch{client: c, deployment: d, container: container, selector: sel,
+		lister: informer.Lister(), changed: make(chan struct{}, 1)}
+	notify := func(any) {
+		select {
+		case w.changed <- struct{}{}:
+		default:
+		}
+	}
+	if _, err := informer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    notify,
+		UpdateFunc: func(_, n any) { notify(n) },
+		DeleteFunc: notify,
+	}); err != nil {
+		return nil, err
+	}
+	factory.Start(ctx.Done())
+	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			return nil, fmt.Errorf("watching %v in namespace %q failed; check that you may list and watch pods there", typ, d.Namespace)
+		}
+	}
+	return w, nil
+}
+
+// Changed receives a value after the pod set may have changed.
+func (w *PodWatch) Changed() <-chan struct{} { return w.changed }
+
+// Pods returns all pods of the Deployment, sorted by name.
+func (w *PodWatch) Pods() []corev1.Pod {
+	list, _ := w.lister.List(w.selector)
+	pods := make([]corev1.Pod, 0, len(list))
+	for _, p := range list {
+		pods = append(pods, *p)
+	}
+	sort.Slice(pods, func(i, j int) bool { return pods[i].Name < pods[j].Name })
+	return pods
+}
+
+// Runnable returns the pods of the current revision whose container is running.
+func (w *PodWatch) Runnable(ctx context.Context) ([]corev1.Pod, error) {
+	hash, err := w.client.CurrentTemplateHash(ctx, w.deployment)
+	if err != nil {
+		return nil, err
+	}
+	var out []corev1.Pod
+	for _, p := range w.Pods() {
+		if hash != "" && p.Labels[appsv1.DefaultDeploymentUniqueLabelKey] != hash {
+			continue
+		}
+		if Runnable(&p, w.container) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// Deployment is the name of the watched Deployment.
+func (w *PodWatch) Deployment() string { return w.deployment.Name }
