@@ -69,20 +69,28 @@ type pending struct {
 
 func (p *pending) empty() bool { return len(p.paths) == 0 && !p.rescan }
 
-func (p *pending) add(path string, now time.Time) {
+// add records path and reports whether the batch changed.
+func (p *pending) add(path string, now time.Time) bool {
 	if p.empty() {
 		p.first = now
 	}
 	p.last = now
-	if path == RescanAll {
+	switch {
+	case p.rescan:
+		return false
+	case path == RescanAll:
 		// A rescan covers every path; dropping them also bounds memory during an event storm.
 		p.rescan, p.paths = true, nil
-	} else if !p.rescan {
-		if p.paths == nil {
-			p.paths = map[string]struct{}{}
-		}
-		p.paths[path] = struct{}{}
+		return true
 	}
+	if _, ok := p.paths[path]; ok {
+		return false
+	}
+	if p.paths == nil {
+		p.paths = map[string]struct{}{}
+	}
+	p.paths[path] = struct{}{}
+	return true
 }
 
 func (p *pending) batch() Batch {
@@ -117,9 +125,9 @@ func (d *Debouncer) run() {
 			fire = timer.C()
 		}
 		var out chan<- Batch
-		// Offer the batch only once the paths already queued on in are merged: rebuilding it for each of
-		// them would cost O(n log n) per path during a burst.
-		if ready && len(in) == 0 {
+		// Offer a changed batch only once the paths already queued on in are merged: rebuilding it for each
+		// of them would cost O(n log n) per path during a burst.
+		if ready && (!stale || len(in) == 0) {
 			if stale {
 				offer, stale = next.batch(), false
 			}
@@ -136,11 +144,12 @@ func (d *Debouncer) run() {
 					timer.Stop()
 					timer = nil
 				}
-				continue
+				break
 			}
 			now := d.clk.Now()
-			next.add(path, now)
-			stale = true
+			if next.add(path, now) {
+				stale = true
+			}
 			if !ready && timer == nil {
 				timer = d.clk.NewTimer(d.deadline(next).Sub(now))
 			}

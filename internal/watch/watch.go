@@ -58,6 +58,9 @@ func New(root string, excluded func(rel string, isDir bool) bool) (*Watcher, err
 	if err != nil {
 		return nil, fmt.Errorf("cannot watch %s: %w", root, err)
 	}
+	if info, err := os.Stat(abs); err != nil || !info.IsDir() {
+		return nil, fmt.Errorf("cannot watch %s: not a directory", root)
+	}
 	fsw, err := fsnotify.NewWatcher()
 	if err != nil {
 		if errors.Is(err, syscall.EMFILE) {
@@ -178,10 +181,12 @@ func (w *Watcher) watchTree(top string, report func(rel string) bool) error {
 			}
 			return fmt.Errorf("cannot watch %s: %w (fix its permissions or exclude it with --exclude)", p, err)
 		}
-		rel := filepath.ToSlash(strings.TrimPrefix(strings.TrimPrefix(p, w.root), string(filepath.Separator)))
 		isDir := d.IsDir()
-		// Files need no verdict when nothing is reported: they are not watched one by one.
-		if rel != top && (isDir || report != nil) {
+		if !isDir && report == nil {
+			return nil // files are not watched one by one
+		}
+		rel := filepath.ToSlash(strings.TrimPrefix(strings.TrimPrefix(p, w.root), string(filepath.Separator)))
+		if rel != top {
 			if w.excluded(rel, isDir) {
 				if isDir {
 					return fs.SkipDir

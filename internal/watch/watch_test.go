@@ -382,3 +382,44 @@ func TestWatchLimit(t *testing.T) {
 		t.Errorf("instance limit error %q does not give the fix", msg)
 	}
 }
+
+// BenchmarkNewLargeTree measures start-up on a tree of 100,000 files in 5,050 directories.
+func BenchmarkNewLargeTree(b *testing.B) {
+	root := b.TempDir()
+	for i := range 50 {
+		for j := range 100 {
+			dir := filepath.Join(root, fmt.Sprint(i), fmt.Sprint(j))
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				b.Fatal(err)
+			}
+			for k := range 20 {
+				if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%d.py", k)), nil, 0o644); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	}
+	for b.Loop() {
+		w, err := New(root, excludeNodeModulesAndLogs)
+		if err != nil {
+			b.Fatal(err)
+		}
+		w.Close()
+	}
+}
+
+func TestNewRejectsNonDirectories(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, root := range []string{file, filepath.Join(dir, "missing")} {
+		if w, err := New(root, excludeNodeModulesAndLogs); err == nil {
+			w.Close()
+			t.Errorf("New(%s) succeeded", root)
+		} else if !strings.Contains(err.Error(), root) {
+			t.Errorf("error %q does not name %s", err, root)
+		}
+	}
+}
