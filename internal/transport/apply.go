@@ -1,0 +1,436 @@
+package transport
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kindling-dev/kindling/internal/plan"
+)
+
+// ErrSourceChanged is wrapped by Apply's error when a local file no longer matches the plan (changed size
+// or vanished) while it was being sent. Nothing of that Apply is committed; plan again and retry.
+var ErrSourceChanged = errors.New("local file changed while it was being sent")
+
+// Limits of one command line, kept far below what an exec request's URL can carry.
+const (
+	maxArgBytes  = 64 << 10
+	maxFillFiles = 200
+)
+
+// Apply carries out p under dest. Everything new is first written into a staging directory inside
+// dest, then deletes run and one mv per target directory renames the new entries into place, so no
+// file is ever visible half-written; the staging directory is removed however the exec ends. With tar
+// this is one exec whose stdin is a tar stream built while it is sent; without tar, the staging
+// directory is filled by a few execs of at most 200 files each, then committed by one more.
+func (s *Shell) Apply(ctx context.Context, dest string, p plan.Plan, src Source) (Stats, error) {
+	if p.Empty() {
+		return Stats{}, nil
+	}
+	if err := validate(dest, p); err != nil {
+		return Stats{}, err
+	}
+	tools, err := s.probe(ctx)
+	if err != nil {
+		return Stats{}, err
+	}
+	if !canTar(tools) && !canFill(tools) {
+		return Stats{}, fmt.Errorf("%s has no %s and no %s: kindling cannot write files there; add tar to the image",
+			s.exec.Target(), missing(tools, "tar", "mkdir", "mv", "rm"), missing(tools, "dd", "mkdir", "mv", "rm", "ln", "chmod"))
+	}
+	deletes := make([]string, len(p.Deletes))
+	for i, d := range p.Deletes {
+		deletes[i] = "./" + d
+	}
+	var overflow [][]string
+	if len(deletes) > 0 {
+		chunks := chunkArgs(deletes, maxArgBytes, len(deletes))
+		overflow, deletes = chunks[:len(chunks)-1], chunks[len(chunks)-1]
+	}
+	for _, chunk := range overflow {
+		if err := s.run(ctx, dest, append([]string{"sh", "-c", deleteScript, "kindling", dest}, chunk...)); err != nil {
+			return Stats{}, err
+		}
+	}
+	stage, err := stageName()
+	if err != nil {
+		return Stats{}, err
+	}
+	staged := layout(p)
+	var sent int64
+	if canTar(tools) {
+		sent, err = s.applyTar(ctx, dest, stage, staged, deletes, src)
+	} else {
+		sent, err = s.applyFill(ctx, dest, stage, staged, deletes, src)
+	}
+	if err != nil {
+		return Stats{Bytes: sent}, err
+	}
+	return Stats{Written: len(p.Writes) + len(p.Symlinks), Deleted: len(p.Deletes), Bytes: sent}, nil
+}
+
+func (s *Shell) applyTar(ctx context.Context, dest, stage string, staged []stagedEntry, deletes []string, src Source) (int64, error) {
+	argv := append([]string{"sh", "-c", tarApplyScript, "kindling", dest, stage}, deletes...)
+	return s.stream(ctx, dest, argv, func(w io.Writer) error { return writeTar(w, staged, src) })
+}
+
+// writeTar writes the staging directory's content as a tar stream. Owners are root and the container
+// extracts without restoring them, so that a non-root container user owns what it writes. Files keep
+// their local modification time.
+func writeTar(w io.Writer, staged []stagedEntry, src Source) error {
+	tw := tar.NewWriter(w)
+	now := time.Now().Truncate(time.Second)
+	for _, e := range staged {
+		h := &tar.Header{Name: e.name, ModTime: now, Mode: int64(e.Mode()), Format: tar.FormatGNU}
+		switch e.Kind {
+		case plan.Dir:
+			h.Typeflag, h.Name = tar.TypeDir, e.name+"/"
+			if err := tw.WriteHeader(h); err != nil {
+				return err
+			}
+		case plan.Symlink:
+			h.Typeflag, h.Linkname = tar.TypeSymlink, e.Hash
+			if err := tw.WriteHeader(h); err != nil {
+				return err
+			}
+		case plan.File:
+			err := withFile(src, e, func(f io.Reader, modTime time.Time) error {
+				h.Typeflag, h.Size, h.ModTime = tar.TypeReg, e.Size, modTime.Truncate(time.Second)
+				if err := tw.WriteHeader(h); err != nil {
+					return err
+				}
+				return copyExactly(tw, f, e)
+			})
+			if err != nil {
+				return err
+			}
+		}
+	}
+	h := &tar.Header{Name: streamComplete, Typeflag: tar.TypeReg, Mode: 0o644, ModTime: now, Format: tar.FormatGNU}
+	if err := tw.WriteHeader(h); err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+func (s *Shell) applyFill(ctx context.Context, dest, stage string, staged []stagedEntry, deletes []string, src Source) (int64, error) {
+	var sent int64
+	for len(staged) > 0 {
+		n, args := fillArgs(staged)
+		chunk := staged[:n]
+		staged = staged[n:]
+		argv := append([]string{"sh", "-c", fillScript, "kindling", dest, stage}, args...)
+		k, err := s.stream(ctx, dest, argv, func(w io.Writer) error {
+			for _, e := range chunk {
+				if e.Kind != plan.File {
+					continue
+				}
+				if err := withFile(src, e, func(f io.Reader, _ time.Time) error { return copyExactly(w, f, e) }); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		sent += k
+		if err != nil {
+			// The script removes the staging directory when it fails, but not when only the local side did.
+			s.run(context.WithoutCancel(ctx), dest, []string{"sh", "-c", deleteScript, "kindling", dest, "./" + stage})
+			return sent, err
+		}
+	}
+	return sent, s.run(ctx, dest, append([]string{"sh", "-c", commitScript, "kindling", dest, stage}, deletes...))
+}
+
+// fillArgs returns how many of staged fit into one fillScript call, and their arguments.
+func fillArgs(staged []stagedEntry) (int, []string) {
+	var args []string
+	size, n := 0, 0
+	for _, e := range staged {
+		var triple []string
+		switch {
+		case e.Kind == plan.Dir:
+			triple = []string{"d", "-", e.name}
+		case e.Kind == plan.Symlink:
+			triple = []string{"l", e.Hash, e.name}
+		case e.Exec:
+			triple = []string{"x", strconv.FormatInt(e.Size, 10), e.name}
+		default:
+			triple = []string{"f", strconv.FormatInt(e.Size, 10), e.name}
+		}
+		tripleSize := len(triple[0]) + len(triple[1]) + len(triple[2]) + 3
+		if n > 0 && (n == maxFillFiles || size+tripleSize > maxArgBytes) {
+			break
+		}
+		args = append(args, triple...)
+		size += tripleSize
+		n++
+	}
+	return n, args
+}
+
+// chunkArgs splits args into runs of at most maxBytes (counting a separator per argument) and maxCount.
+func chunkArgs(args []string, maxBytes, maxCount int) [][]string {
+	var chunks [][]string
+	start, size := 0, 0
+	for i, a := range args {
+		if i > start && (size+len(a)+1 > maxBytes || i-start == maxCount) {
+			chunks = append(chunks, args[start:i])
+			start, size = i, 0
+		}
+		size += len(a) + 1
+	}
+	return append(chunks, args[start:])
+}
+
+// run executes a script that reads no stdin.
+func (s *Shell) run(ctx context.Context, dest string, argv []string) error {
+	var stderr bytes.Buffer
+	if err := s.exec.Exec(ctx, argv, nil, nil, &stderr); err != nil {
+		return s.applyError(dest, err, stderr.Bytes())
+	}
+	return nil
+}
+
+// stream executes argv with write's output as stdin, produced while the command runs, and returns the
+// number of bytes sent.
+func (s *Shell) stream(ctx context.Context, dest string, argv []string, write func(io.Writer) error) (int64, error) {
+	pr, pw := io.Pipe()
+	counted := &countingWriter{w: pw}
+	written := make(chan error, 1)
+	go func() {
+		err := write(counted)
+		pw.CloseWithError(err)
+		written <- err
+	}()
+	var stderr bytes.Buffer
+	err := s.exec.Exec(ctx, argv, pr, nil, &stderr)
+	pr.CloseWithError(errStopped) // if the command stopped reading early, the writer must not wait for it
+	werr := <-written
+	switch {
+	case werr != nil && !errors.Is(werr, errStopped):
+		return counted.n, werr
+	case err != nil:
+		return counted.n, s.applyError(dest, err, stderr.Bytes())
+	case werr != nil:
+		return counted.n, s.failure("writing files to", dest, errors.New("the container stopped reading"), stderr.Bytes())
+	}
+	return counted.n, nil
+}
+
+var errStopped = errors.New("command ended before reading all of its input")
+
+// applyError explains a failed apply script: dest not writable gets its own error, anything else is
+// the script's error output.
+func (s *Shell) applyError(dest string, err error, stderr []byte) error {
+	if exitCode(err) == exitSetup {
+		for _, reason := range []string{"Permission denied", "Read-only file system"} {
+			if bytes.Contains(stderr, []byte(reason)) {
+				return &NotWritableError{Dest: dest, Target: s.exec.Target(), Reason: strings.ToLower(reason)}
+			}
+		}
+	}
+	return s.failure("writing files to", dest, err, stderr)
+}
+
+// exitCode is the exit status carried by err, or -1.
+func exitCode(err error) int {
+	var coded interface{ ExitCode() int }
+	if errors.As(err, &coded) {
+		return coded.ExitCode()
+	}
+	msg := err.Error()
+	if i := strings.LastIndex(msg, "exit status "); i >= 0 {
+		if code, err := strconv.Atoi(msg[i+len("exit status "):]); err == nil {
+			return code
+		}
+	}
+	return -1
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// withFile opens the source of a staged file and checks it still has the planned size.
+func withFile(src Source, e stagedEntry, use func(f io.Reader, modTime time.Time) error) error {
+	f, err := src.Open(e.path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%s: %w", e.path, ErrSourceChanged)
+		}
+		return err
+	}
+	defer f.Close()
+	modTime := time.Now()
+	if st, ok := f.(interface{ Stat() (fs.FileInfo, error) }); ok {
+		info, err := st.Stat()
+		if err != nil {
+			return err
+		}
+		if info.Size() != e.Size {
+			return fmt.Errorf("%s: %w", e.path, ErrSourceChanged)
+		}
+		modTime = info.ModTime()
+	}
+	return use(f, modTime)
+}
+
+// copyExactly copies the planned size of a file, failing if the file turns out shorter or longer.
+func copyExactly(w io.Writer, f io.Reader, e stagedEntry) error {
+	if n, err := io.CopyN(w, f, e.Size); err != nil {
+		if err == io.EOF || n < e.Size && errors.Is(err, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("%s: %w", e.path, ErrSourceChanged)
+		}
+		return err
+	}
+	var extra [1]byte
+	if n, _ := f.Read(extra[:]); n > 0 {
+		return fmt.Errorf("%s: %w", e.path, ErrSourceChanged)
+	}
+	return nil
+}
+
+func stageName() (string, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return ".kindling-stage." + hex.EncodeToString(b[:]), nil
+}
+
+// stagedEntry is one entry of the staging directory.
+type stagedEntry struct {
+	name string // inside the staging directory
+	path string // the plan path it becomes, "" for the staging directory's own entries
+	plan.Entry
+}
+
+// layout arranges a plan's new entries in the staging directory. Entries go into numbered directories,
+// one per directory of dest that receives them, next to a symlink "k.to" to that directory. A new
+// directory (one not in dest yet) is staged whole under its nearest existing ancestor, so that a
+// single rename brings a whole new subtree into place.
+func layout(p plan.Plan) []stagedEntry {
+	newDirs := make(map[string]bool, len(p.Mkdirs))
+	for _, d := range p.Mkdirs {
+		newDirs[d] = true
+	}
+	groups := map[string]string{} // target directory in dest → its group directory
+	var out []stagedEntry
+	place := func(path string, e plan.Entry) stagedEntry {
+		anchor := parentDir(path)
+		for i := 0; i <= len(path); i++ { // the outermost new directory containing path, if any
+			if (i == len(path) || path[i] == '/') && newDirs[path[:i]] {
+				anchor = parentDir(path[:i])
+				break
+			}
+		}
+		g, ok := groups[anchor]
+		if !ok {
+			g = strconv.Itoa(len(groups))
+			groups[anchor] = g
+			target := ".."
+			if anchor != "" {
+				target += "/" + anchor
+			}
+			out = append(out,
+				stagedEntry{name: g, Entry: plan.Entry{Kind: plan.Dir}},
+				stagedEntry{name: g + ".to", Entry: plan.Entry{Kind: plan.Symlink, Hash: target}})
+		}
+		rel := path
+		if anchor != "" {
+			rel = path[len(anchor)+1:]
+		}
+		return stagedEntry{name: g + "/" + rel, path: path, Entry: e}
+	}
+	var items []stagedEntry
+	for _, d := range p.Mkdirs {
+		items = append(items, place(d, plan.Entry{Kind: plan.Dir}))
+	}
+	for _, l := range p.Symlinks {
+		items = append(items, place(l.Path, l.Entry))
+	}
+	for _, w := range p.Writes {
+		items = append(items, place(w.Path, w.Entry))
+	}
+	// Directories before their content; files last, so the small entries lead the stream.
+	sort.SliceStable(items, func(i, j int) bool {
+		if items[i].Kind != items[j].Kind {
+			return kindOrder(items[i].Kind) < kindOrder(items[j].Kind)
+		}
+		return items[i].Kind == plan.Dir && items[i].name < items[j].name
+	})
+	return append(out, items...)
+}
+
+func kindOrder(k plan.Kind) int {
+	switch k {
+	case plan.Dir:
+		return 0
+	case plan.Symlink:
+		return 1
+	}
+	return 2
+}
+
+func parentDir(p string) string {
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		return p[:i]
+	}
+	return ""
+}
+
+// validate rejects a dest or plan path that could escape dest or confuse the scripts.
+func validate(dest string, p plan.Plan) error {
+	if dest == "" || strings.IndexByte(dest, 0) >= 0 {
+		return fmt.Errorf("invalid destination %q", dest)
+	}
+	check := func(path string) error {
+		if path == "" || strings.IndexByte(path, 0) >= 0 {
+			return fmt.Errorf("invalid path %q in plan", path)
+		}
+		for _, c := range strings.Split(path, "/") {
+			if c == "" || c == "." || c == ".." {
+				return fmt.Errorf("invalid path %q in plan", path)
+			}
+		}
+		return nil
+	}
+	for _, d := range p.Deletes {
+		if err := check(d); err != nil {
+			return err
+		}
+	}
+	for _, d := range p.Mkdirs {
+		if err := check(d); err != nil {
+			return err
+		}
+	}
+	for _, items := range [][]plan.Item{p.Writes, p.Symlinks} {
+		for _, it := range items {
+			if err := check(it.Path); err != nil {
+				return err
+			}
+			if it.Kind == plan.Symlink && (it.Hash == "" || strings.IndexByte(it.Hash, 0) >= 0) {
+				return fmt.Errorf("invalid symlink target %q for %q in plan", it.Hash, it.Path)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,316 @@
+package transport
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/kindling-dev/kindling/internal/plan"
+)
+
+// Manifest reads the tree under dest with one exec: the listing comes back first, the excluded paths are
+// dropped here, and only the remaining files are stat'ed and hashed in the container.
+//
+// Degraded containers: without sha256sum, files come back with an empty Hash, so they always differ
+// from the local tree and are sent again; without find, xargs or stat, the tree is reported empty (see
+// the warnings).
+func (s *Shell) Manifest(ctx context.Context, dest string) (plan.Tree, error) {
+	tools, err := s.probe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !canManifest(tools) {
+		return plan.Tree{}, nil
+	}
+	hashMode := "none"
+	if tools["sha256sum"] {
+		hashMode = "sha256"
+	}
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stdinR, stdinW := io.Pipe()
+	stdoutR, stdoutW := io.Pipe()
+	var stderr bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		err := s.exec.Exec(ctx, []string{"sh", "-c", manifestScript, "kindling", dest, manifestBatchScript, hashMode},
+			stdinR, stdoutW, &stderr)
+		stdoutW.Close()
+		stdinR.Close()
+		done <- err
+	}()
+	tree, perr := s.readManifest(stdoutR, stdinW, hashMode == "sha256")
+	if perr != nil {
+		cancel() // the container's output made no sense: stop it
+	}
+	stdoutR.Close()
+	stdinW.Close()
+	err = <-done
+	switch {
+	case parent.Err() != nil:
+		return nil, parent.Err()
+	case err != nil && (perr == nil || stderr.Len() > 0):
+		return nil, s.failure("reading the files of", dest, err, stderr.Bytes())
+	case perr != nil:
+		return nil, fmt.Errorf("reading the files of %s in %s: %v", dest, s.exec.Target(), perr)
+	}
+	return tree, nil
+}
+
+// listed is one path of the container's listing.
+type listed struct {
+	path string // relative to dest, as in a plan.Tree
+	kind plan.Kind
+}
+
+// readManifest parses manifestScript's output, answering its listing with the paths to describe.
+func (s *Shell) readManifest(stdout io.Reader, request io.WriteCloser, hashed bool) (plan.Tree, error) {
+	r := &nulReader{r: bufio.NewReaderSize(stdout, 64<<10)}
+	header, err := r.field()
+	if err == io.EOF {
+		request.Close()
+		return plan.Tree{}, nil // dest does not exist
+	}
+	if err != nil {
+		return nil, err
+	}
+	if header != manifestHeader {
+		return nil, fmt.Errorf("unexpected output %q", header)
+	}
+	var all []listed
+	for _, kind := range []plan.Kind{plan.Dir, plan.Symlink, plan.File} {
+		for {
+			name, err := r.field()
+			if err != nil {
+				return nil, unexpectedEOF(err)
+			}
+			if name == "" {
+				break
+			}
+			if name == "." {
+				continue
+			}
+			all = append(all, listed{strings.TrimPrefix(name, "./"), kind})
+		}
+	}
+	tree := plan.Tree{}
+	var links, files []string
+	for _, l := range s.included(all) {
+		switch l.kind {
+		case plan.Dir:
+			tree[l.path] = plan.Entry{Kind: plan.Dir}
+		case plan.Symlink:
+			links = append(links, l.path)
+		case plan.File:
+			files = append(files, l.path)
+		}
+	}
+	wanted := append(links, files...)
+	written := make(chan error, 1)
+	go func() {
+		w := bufio.NewWriter(request)
+		for _, p := range wanted {
+			w.WriteString("./" + p)
+			w.WriteByte(0)
+		}
+		err := w.Flush()
+		request.Close()
+		written <- err
+	}()
+	if err = readBatches(r, wanted, hashed, tree); err != nil {
+		request.Close() // unblock the writer if the container stopped reading
+	}
+	if werr := <-written; err == nil {
+		err = werr
+	}
+	return tree, err
+}
+
+// included drops excluded paths, and everything inside an excluded directory, like plan.Scan does.
+func (s *Shell) included(all []listed) []listed {
+	if s.excluded == nil {
+		return all
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].path < all[j].path }) // parents first
+	excludedDirs := map[string]bool{}
+	kept := all[:0]
+	for _, l := range all {
+		isDir := l.kind == plan.Dir
+		dir := l.path[:max(0, strings.LastIndexByte(l.path, '/'))]
+		if excludedDirs[dir] || s.excluded(l.path, isDir) {
+			if isDir {
+				excludedDirs[l.path] = true
+			}
+			continue
+		}
+		kept = append(kept, l)
+	}
+	return kept
+}
+
+// readBatches parses manifestBatchScript's output for the paths wanted (symlinks first, then files),
+// adding their entries to tree.
+func readBatches(r *nulReader, wanted []string, hashed bool, tree plan.Tree) error {
+	next := 0
+	for next < len(wanted) {
+		tag, err := r.field()
+		if err != nil {
+			return unexpectedEOF(err)
+		}
+		n, err := r.number()
+		if tag != "B" || err != nil || n > len(wanted)-next {
+			return fmt.Errorf("unexpected batch header %q", tag)
+		}
+		batch := wanted[next : next+n]
+		next += n
+		links := 0
+		for ; ; links++ {
+			tag, err := r.field()
+			if err != nil {
+				return unexpectedEOF(err)
+			}
+			if tag == "S" {
+				break
+			}
+			if tag != "l" || links == n {
+				return fmt.Errorf("unexpected symlink record %q", tag)
+			}
+			target, err := r.field()
+			if err != nil {
+				return unexpectedEOF(err)
+			}
+			tree[batch[links]] = plan.Entry{Kind: plan.Symlink, Hash: target}
+		}
+		if m, err := r.number(); err != nil || m != n-links {
+			return fmt.Errorf("batch of %d paths reported %d symlinks and %d files", n, links, m)
+		}
+		if err := readFiles(r, batch[links:], hashed, tree); err != nil {
+			return err
+		}
+	}
+	if _, err := r.field(); err != io.EOF {
+		return errors.New("unexpected output after the last batch")
+	}
+	return nil
+}
+
+// readFiles parses the stat lines and, if hashed, the hashes of one batch's files.
+func readFiles(r *nulReader, files []string, hashed bool, tree plan.Tree) error {
+	if len(files) == 0 {
+		return nil
+	}
+	for _, f := range files {
+		line, err := r.line()
+		if err != nil {
+			return unexpectedEOF(err)
+		}
+		e := plan.Entry{Kind: plan.File, Size: -1}
+		sizeText, modeText, _ := strings.Cut(line, " ")
+		if size, err := strconv.ParseInt(sizeText, 10, 64); err == nil {
+			e.Size = size
+		}
+		if mode, err := strconv.ParseUint(modeText, 8, 32); err == nil {
+			e.Exec = mode&0o100 != 0
+		}
+		tree[f] = e
+	}
+	if !hashed {
+		return nil
+	}
+	tag, err := r.field()
+	if err != nil {
+		return unexpectedEOF(err)
+	}
+	for _, f := range files {
+		var hash string
+		switch tag {
+		case "h":
+			hash, err = r.sha256sumLine("./" + f)
+		case "p":
+			hash, err = r.line()
+		default:
+			return fmt.Errorf("unexpected hash record %q", tag)
+		}
+		if err != nil {
+			return unexpectedEOF(err)
+		}
+		e := tree[f]
+		e.Hash = hash
+		tree[f] = e
+	}
+	return nil
+}
+
+func unexpectedEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// nulReader reads the manifest's NUL-framed records.
+type nulReader struct{ r *bufio.Reader }
+
+// field reads up to the next NUL; io.EOF means the output ended cleanly before it.
+func (n *nulReader) field() (string, error) {
+	s, err := n.r.ReadString(0)
+	if err != nil {
+		if err == io.EOF && s != "" {
+			return "", io.ErrUnexpectedEOF
+		}
+		return "", err
+	}
+	return s[:len(s)-1], nil
+}
+
+func (n *nulReader) number() (int, error) {
+	s, err := n.field()
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(s)
+}
+
+func (n *nulReader) line() (string, error) {
+	s, err := n.r.ReadString('\n')
+	if err != nil {
+		return "", unexpectedEOF(err)
+	}
+	return s[:len(s)-1], nil
+}
+
+// sha256sumLine reads sha256sum's line for the file it was given as name. GNU sha256sum escapes names
+// containing a newline or backslash and marks such lines with a leading backslash; BusyBox prints every
+// name as is, newlines included. Knowing the name makes both unambiguous.
+func (n *nulReader) sha256sumLine(name string) (string, error) {
+	escaped := false
+	if b, err := n.r.Peek(1); err == nil && b[0] == '\\' {
+		escaped = true
+		n.r.Discard(1)
+	}
+	const hexLen = 64
+	head := make([]byte, hexLen+2) // the hash, then "  " (text mode) or " *" (binary mode)
+	if _, err := io.ReadFull(n.r, head); err != nil {
+		return "", unexpectedEOF(err)
+	}
+	hash := string(head[:hexLen])
+	if escaped {
+		_, err := n.line()
+		return hash, err
+	}
+	rest := make([]byte, len(name)+1)
+	if _, err := io.ReadFull(n.r, rest); err != nil {
+		return "", unexpectedEOF(err)
+	}
+	if string(rest[:len(name)]) != name || rest[len(name)] != '\n' {
+		return "", fmt.Errorf("sha256sum output for %q does not match", name)
+	}
+	return hash, nil
+}

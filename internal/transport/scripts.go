@@ -1,0 +1,156 @@
+package transport
+
+// The shell scripts Shell runs in the container. Each is a constant run as
+//
+//	sh -c <script> kindling <args...>
+//
+// so that file names only ever reach the container as arguments or inside a stream, never as script
+// text. They use POSIX sh and options that GNU coreutils/findutils/tar and BusyBox share.
+
+// probeTools are the commands Shell may use; the probe reports which of them the container has.
+var probeTools = []string{"tar", "find", "xargs", "stat", "sha256sum", "readlink", "mkdir", "mv", "rm", "ln", "chmod", "dd"}
+
+// probeDone ends the probe's output, so that a shell that died half-way is not mistaken for missing tools.
+const probeDone = "kindling-probe-done"
+
+// probeScript prints, one per line, the names among its arguments that are commands in the container.
+const probeScript = `for t; do command -v "$t" >/dev/null 2>&1 && printf '%s\n' "$t"; done
+echo ` + probeDone
+
+// manifestHeader starts the manifest of a dest that exists; no output at all means it does not.
+const manifestHeader = "kindling-manifest"
+
+// manifestScript lists the tree under $1 and then hashes what is asked for on stdin. Its output, all
+// NUL-framed:
+//
+//	kindling-manifest\0
+//	./dir\0 ... \0      directories, ended by an empty record
+//	./link\0 ... \0     symlinks, ended by an empty record
+//	./file\0 ... \0     regular files, ended by an empty record
+//	batches             (see manifestBatchScript)
+//
+// After the listing, stdin carries the NUL-separated paths to describe: the wanted symlinks first, then
+// the wanted files (so that excluded trees, like a node_modules baked into the image, are never hashed).
+// $2 is manifestBatchScript, $3 the hash mode passed on to it. Staging directories of Apply are left
+// out, and removed when an interrupted Apply left them behind more than an hour ago.
+const manifestScript = `[ -e "$1" ] || [ -L "$1" ] || exit 0
+cd -- "$1" || exit 90
+find . -maxdepth 1 -name '.kindling-stage.*' -mmin +60 -exec rm -rf {} + 2>/dev/null
+printf '` + manifestHeader + `\0'
+for t in d l f; do
+	find . -path './.kindling-stage.*' -prune -o -type $t -print0
+	printf '\0'
+done
+exec xargs -0 -r sh -c "$2" kindling-batch "$3"`
+
+// manifestBatchScript describes the paths it is given: symlinks first, then files. Output:
+//
+//	B\0<n>\0                   n = number of paths in this batch
+//	l\0<target>\0              for each leading symlink (an empty target if it could not be read)
+//	S\0<m>\0                   m = number of files that follow
+//	<size> <octal mode>\n      m lines from stat ("- -" for a file that could not be read)
+//	then, with hash mode "sha256", either
+//	h\0<sha256sum output>      one line per file, in order, with the file's name as given
+//	p\0<hash>\n                m lines, one hash per file (empty if unreadable)
+//
+// The common path is one stat and one sha256sum for the whole batch; the per-file forms are only used
+// when a file vanished or became unreadable meanwhile, so that the output stays aligned with the input.
+const manifestBatchScript = `mode=$1; shift
+printf 'B\0%d\0' $#
+while [ $# -gt 0 ] && [ -L "$1" ]; do
+	if t=$(readlink -- "$1" && echo .); then t=${t%.}; printf 'l\0%s\0' "${t%?}"; else printf 'l\0\0'; fi
+	shift
+done
+printf 'S\0%d\0' $#
+[ $# -gt 0 ] || exit 0
+if s=$(stat -c '%s %a' -- "$@" 2>/dev/null); then
+	printf '%s\n' "$s"
+else
+	for f; do s=$(stat -c '%s %a' -- "$f" 2>/dev/null) || s='- -'; printf '%s\n' "$s"; done
+fi
+[ "$mode" = sha256 ] || exit 0
+if h=$(sha256sum -- "$@" 2>/dev/null && echo .); then
+	printf 'h\0%s' "${h%.}"
+else
+	printf 'p\0'
+	for f; do h=$(sha256sum <"$f" 2>/dev/null) || h=; printf '%s\n' "${h%% *}"; done
+fi
+exit 0`
+
+// Exit statuses the apply scripts use to say which step failed.
+const (
+	exitSetup = 90 // dest or the staging directory could not be created
+	exitFill  = 91 // the staging directory could not be filled
+	exitApply = 92 // a delete or a rename into dest failed
+)
+
+// stagePrelude creates dest ($1) and the staging directory $1/$2 inside it, and makes dest the working
+// directory. The staging directory is on dest's filesystem, so that renaming out of it is atomic.
+const stagePrelude = `S=./$2
+mkdir -p -- "$1/$2" && cd -- "$1" || exit 90
+shift 2
+trap 'exit 129' HUP INT TERM
+`
+
+// removeStage removes the staging directory however the script ends.
+const removeStage = `trap 'rm -rf -- "$S"' EXIT
+`
+
+// commitStage deletes the paths given as arguments (relative to dest, each starting with "./"), then
+// moves the staged entries into place. The staging directory holds, for each target directory k, a
+// directory k with the entries to move and a symlink k.to pointing at the target (relative to the
+// staging directory), so that one mv per target directory renames all of its entries, whatever their
+// names: new directories move as a whole, files replace their old version atomically.
+const commitStage = `[ $# -eq 0 ] || rm -rf -- "$@" || exit 92
+for g in "$S"/*.to; do
+	[ -L "$g" ] || continue
+	for p in '*' '.[!.]*' '..?*'; do
+		set -- "${g%.to}"/$p
+		[ -e "$1" ] || [ -L "$1" ] || continue
+		mv -f -- "$@" "$g/" || exit 92
+	done
+done
+`
+
+// streamComplete is the last entry of Apply's tar stream: a stream cut short by a failure on the local
+// side can end cleanly between two entries, and must not be committed.
+const streamComplete = "complete"
+
+// tarApplyScript fills the staging directory from the tar stream on stdin and commits it.
+// Arguments: dest, staging directory name, paths to delete.
+const tarApplyScript = stagePrelude + removeStage + `tar -x -o -f - -C "$S" || exit 91
+[ -f "$S/` + streamComplete + `" ] || { echo 'tar stream ended early' >&2; exit 91; }
+` + commitStage
+
+// fillScript is the way to fill the staging directory when the container has no tar: arguments after
+// dest and the staging directory name are triples "d - path" (directory), "l target path" (symlink),
+// "f size path" or "x size path" (file, x = executable), and stdin holds the files' contents back to
+// back. dd reads each file's exact size; head cannot, since BusyBox's head reads ahead on a pipe. The
+// staging directory is kept for the next call unless this one fails.
+const fillScript = stagePrelude + `filled=
+trap '[ "$filled" = 1 ] || rm -rf -- "$S"' EXIT
+copy() {
+	if [ $(($1 / 65536)) -gt 0 ]; then dd bs=65536 count=$(($1 / 65536)) iflag=fullblock status=none || return; fi
+	if [ $(($1 % 65536)) -gt 0 ]; then dd bs=$(($1 % 65536)) count=1 iflag=fullblock status=none || return; fi
+}
+while [ $# -ge 3 ]; do
+	p=$S/$3
+	case $1 in
+	d) mkdir -p -- "$p" ;;
+	l) ln -s -- "$2" "$p" ;;
+	f) copy "$2" >"$p" ;;
+	x) copy "$2" >"$p" && chmod 755 "$p" ;;
+	esac || exit 91
+	shift 3
+done
+filled=1`
+
+// commitScript commits a staging directory filled by earlier fillScript calls.
+// Arguments: dest, staging directory name, paths to delete.
+const commitScript = stagePrelude + removeStage + commitStage
+
+// deleteScript removes paths (relative to dest $1, each starting with "./"); it is used before the main
+// call when there are too many deletions to pass in one command line.
+const deleteScript = `cd -- "$1" 2>/dev/null || exit 0
+shift
+rm -rf -- "$@" || exit 92`

@@ -1,0 +1,204 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+	"sync"
+
+	"github.com/kindling-dev/kindling/internal/plan"
+)
+
+// Shell is the Transport that works with what a normal container image has: it runs constant POSIX sh
+// scripts through the container's Execer, with GNU or BusyBox tools. Manifest is one exec; Apply is one
+// exec carrying a tar stream (or, without tar, a few execs carrying raw file contents). Use one Shell per
+// container: it learns once which tools the container has.
+type Shell struct {
+	exec     Execer
+	excluded plan.Excluded
+	warn     func(string)
+
+	mu    sync.Mutex
+	tools map[string]bool // nil until probed
+}
+
+// Option configures a Shell.
+type Option func(*Shell)
+
+// Excluding leaves the paths excluded reports (and everything inside excluded directories) out of
+// Manifest, exactly as plan.Scan does locally: they are never hashed, and so never deleted by a plan.
+func Excluding(excluded plan.Excluded) Option {
+	return func(s *Shell) { s.excluded = excluded }
+}
+
+// Warn receives, once per Shell, one line for each way the container makes the sync degrade (no tar,
+// no sha256sum, ...); the sync still works.
+func Warn(warn func(line string)) Option {
+	return func(s *Shell) { s.warn = warn }
+}
+
+// NewShell returns a Transport into the container that e runs commands in.
+func NewShell(e Execer, opts ...Option) *Shell {
+	s := &Shell{exec: e}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// ErrNoShell is what a NoShellError is: the container has no sh, so this transport cannot work there.
+var ErrNoShell = errors.New("no shell in the container")
+
+// NoShellError says that a container has no sh.
+type NoShellError struct{ Target string }
+
+func (e *NoShellError) Error() string {
+	return e.Target + " has no sh, which kindling needs to sync files: use an image with a shell " +
+		"(e.g. the :debug variant of a distroless image, or add busybox to it)"
+}
+
+func (e *NoShellError) Unwrap() error { return ErrNoShell }
+
+// ErrNotWritable is what a NotWritableError is.
+var ErrNotWritable = errors.New("destination not writable")
+
+// NotWritableError says that dest cannot be created or written in the container.
+type NotWritableError struct {
+	Dest, Target string
+	Reason       string // as the container said it, e.g. "permission denied"
+}
+
+func (e *NotWritableError) Error() string {
+	return fmt.Sprintf("cannot write to %s in %s: %s; pick a writable --dest or run the container as a user that owns it",
+		e.Dest, e.Target, e.Reason)
+}
+
+func (e *NotWritableError) Unwrap() error { return ErrNotWritable }
+
+// Probe finds out, with one exec the first time it is called, which tools the container has. It
+// returns the warnings (also given to the Warn option) and a *NoShellError if there is no sh.
+func (s *Shell) Probe(ctx context.Context) ([]string, error) {
+	tools, err := s.probe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.warnings(tools), nil
+}
+
+func (s *Shell) probe(ctx context.Context) (map[string]bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tools != nil {
+		return s.tools, nil
+	}
+	var stdout, stderr bytes.Buffer
+	argv := append([]string{"sh", "-c", probeScript, "kindling"}, probeTools...)
+	err := s.exec.Exec(ctx, argv, nil, &stdout, &stderr)
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if err != nil || len(lines) == 0 || lines[len(lines)-1] != probeDone {
+		if ctx.Err() == nil && isCommandNotFound(err, stderr.String()) {
+			return nil, &NoShellError{Target: s.exec.Target()}
+		}
+		return nil, s.failure("checking the tools in", "", err, stderr.Bytes())
+	}
+	tools := map[string]bool{}
+	for _, l := range lines[:len(lines)-1] {
+		tools[l] = true
+	}
+	s.tools = tools
+	if s.warn != nil {
+		for _, w := range s.warnings(tools) {
+			s.warn(w)
+		}
+	}
+	return tools, nil
+}
+
+// isCommandNotFound recognizes the failure to start a command: exec.ErrNotFound locally, the OCI
+// runtime's message through a Kubernetes exec.
+func isCommandNotFound(err error, stderr string) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, exec.ErrNotFound) {
+		return true
+	}
+	msg := err.Error() + " " + stderr
+	return strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory")
+}
+
+// How a container's tools decide what Shell can do.
+func canTar(t map[string]bool) bool      { return all(t, "tar", "mkdir", "mv", "rm") }
+func canFill(t map[string]bool) bool     { return all(t, "dd", "mkdir", "mv", "rm", "ln", "chmod") }
+func canManifest(t map[string]bool) bool { return all(t, "find", "xargs", "stat") }
+
+func all(t map[string]bool, names ...string) bool {
+	for _, n := range names {
+		if !t[n] {
+			return false
+		}
+	}
+	return true
+}
+
+func missing(t map[string]bool, names ...string) string {
+	var m []string
+	for _, n := range names {
+		if !t[n] {
+			m = append(m, n)
+		}
+	}
+	return strings.Join(m, ", ")
+}
+
+func (s *Shell) warnings(t map[string]bool) []string {
+	target := s.exec.Target()
+	var w []string
+	if !canTar(t) && canFill(t) {
+		w = append(w, target+" has no "+missing(t, "tar", "mkdir", "mv", "rm")+
+			": copying files with sh and dd instead, several execs per sync (slower); add tar to the image for faster syncs")
+	}
+	switch {
+	case !canManifest(t):
+		w = append(w, target+" has no "+missing(t, "find", "xargs", "stat")+
+			": kindling cannot see the files already there, so it sends every file and deletes none it did not send")
+	case !t["sha256sum"]:
+		w = append(w, target+" has no sha256sum: kindling cannot tell unchanged files apart, so it sends every file")
+	}
+	return w
+}
+
+// failure turns a failed exec into one line naming the container and what the command said.
+func (s *Shell) failure(doing, dest string, err error, stderr []byte) error {
+	where := s.exec.Target()
+	if dest != "" {
+		where = dest + " in " + where
+	}
+	detail := tail(stderr)
+	if detail == "" && err != nil {
+		detail = err.Error()
+	}
+	return fmt.Errorf("%s %s failed: %s", doing, where, detail)
+}
+
+// tail is the last few lines of a command's error output, on one line.
+func tail(stderr []byte) string {
+	const maxLines, maxLen = 3, 400
+	var lines []string
+	for _, l := range strings.Split(string(stderr), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) > maxLines {
+		lines = lines[len(lines)-maxLines:]
+	}
+	s := strings.Join(lines, " | ")
+	if len(s) > maxLen {
+		s = "…" + s[len(s)-maxLen:]
+	}
+	return s
+}
