@@ -45,8 +45,8 @@ func (s *Shell) Apply(ctx context.Context, dest string, p plan.Plan, src Source)
 		return Stats{}, err
 	}
 	if !canTar(tools) && !canFill(tools) {
-		return Stats{}, fmt.Errorf("%s has no %s and no %s: kindling cannot write files there; add tar to the image",
-			s.exec.Target(), missing(tools, "tar", "mkdir", "mv", "rm"), missing(tools, "dd", "mkdir", "mv", "rm", "ln", "chmod"))
+		return Stats{}, fmt.Errorf("%s has neither tar nor dd (missing: %s): kindling cannot write files there; add tar to the image",
+			s.exec.Target(), missing(tools, "tar", "dd", "mkdir", "mv", "rm", "ln", "chmod"))
 	}
 	deletes := make([]string, len(p.Deletes))
 	for i, d := range p.Deletes {
