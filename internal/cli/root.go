@@ -1,5 +1,66 @@
-// Package cli holds kindling's commands and turns flags into options for the engine.
+// Package cli holds kindling's commands: it turns flags into the engine's configuration and wires the
+// real implementations (client-go, fsnotify, the exec transport) into it.
 package cli
 
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
+)
+
+// Version is set at build time with -ldflags "-X github.com/kindling-dev/kindling/internal/cli.Version=…".
+var Version = "dev"
+
 // Execute runs the command line and returns the process exit code.
-func Execute() int { return 0 }
+func Execute() int {
+	// client-go logs stream hiccups through klog; kindling reports what matters in its own words.
+	klog.LogToStderr(false)
+	klog.SetOutput(io.Discard)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRoot()
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "kindling: "+err.Error())
+		var u usageError
+		if errors.As(err, &u) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+// usageError marks bad command-line input (exit code 2).
+type usageError struct{ error }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "kindling",
+		Short:         "Live-sync local source into the pods of a Kubernetes Deployment",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(newSyncCommand(), newVersionCommand())
+	return root
+}
+
+func newVersionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print kindling's version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			fmt.Fprintln(cmd.OutOrStdout(), "kindling "+Version)
+		},
+	}
+}

@@ -164,3 +164,23 @@ func TestScanAndRescan(t *testing.T) {
 		t.Fatal("Rescan changed the previous tree")
 	}
 }
+
+func TestRescanWhenADirectoryBecameAFile(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, "a b/inner.txt", "x", 0o644)
+	tree, err := Scan(root, noExcludes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(root, "a b")); err != nil {
+		t.Fatal(err)
+	}
+	write(t, root, "a b", "now a file", 0o644)
+	got, err := Rescan(tree, root, []string{"a b", "a b/inner.txt"}, noExcludes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["a b"].Kind != File || len(got) != 1 {
+		t.Fatalf("tree = %+v, want only the file", got)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"syscall"
 )
 
 // Excluded tells whether a path (slash-separated, relative to the root) is left out of the sync.
@@ -65,14 +66,17 @@ func addWithAncestors(t Tree, root, rel string, excluded Excluded) error {
 		if excluded(q, true) {
 			return nil
 		}
-		if _, ok := t[q]; ok {
+		if e, ok := t[q]; ok {
+			if e.Kind != Dir {
+				return nil // the parent became a file or link since the event
+			}
 			break
 		}
 		missing = append(missing, q)
 	}
 	for i := len(missing) - 1; i >= 0; i-- {
 		info, err := os.Lstat(filepath.Join(root, filepath.FromSlash(missing[i])))
-		if errors.Is(err, fs.ErrNotExist) {
+		if vanished(err) {
 			return nil
 		}
 		if err != nil {
@@ -92,7 +96,7 @@ func scanInto(t Tree, root, rel string, excluded Excluded) error {
 	var files []string
 	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
+			if vanished(err) {
 				return nil // deleted while we walked: the watcher reports it again
 			}
 			return err
@@ -160,7 +164,7 @@ func hashFiles(root string, files []string) ([]Entry, error) {
 	close(next)
 	wg.Wait()
 	for i, err := range errs {
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err != nil && !vanished(err) {
 			return nil, fmt.Errorf("read %s: %w", files[i], err)
 		}
 	}
@@ -183,4 +187,10 @@ func hashFile(p string) (Entry, error) {
 		return Entry{}, err
 	}
 	return Entry{Kind: File, Exec: info.Mode()&0o100 != 0, Size: n, Hash: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// vanished reports whether err means the path is no longer there, including when a directory on the way
+// was replaced by a file.
+func vanished(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
 }

@@ -1,0 +1,335 @@
+// Package engine runs a sync session: it keeps every target container's tree equal to the local tree
+// (minus excludes), one flush at a time, and asks the restart strategy to reload the app after each change.
+//
+// The engine owns all session state in one goroutine. Each container carries the tree it is known to
+// hold, so a new or restarted container gets a full (diffed) sync while the others get only the change.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kindling-dev/kindling/internal/clock"
+	"github.com/kindling-dev/kindling/internal/plan"
+	"github.com/kindling-dev/kindling/internal/transport"
+	"github.com/kindling-dev/kindling/internal/watch"
+)
+
+// Container is one container the session syncs into.
+type Container struct {
+	// ID changes when the container restarts, since a restart resets its filesystem.
+	ID   string
+	Exec transport.Execer
+}
+
+// Targets lists the containers to sync into and says when that list may have changed.
+type Targets interface {
+	Current(ctx context.Context) ([]Container, error)
+	Changed() <-chan struct{}
+}
+
+// Reloader makes the app in one container serve the files just synced.
+type Reloader interface {
+	// Reload returns a short description of what it did, e.g. "restarted, serving after 95ms".
+	Reload(ctx context.Context, c transport.Execer) (string, error)
+}
+
+// Config is what a session needs; the cli package builds it from flags.
+type Config struct {
+	Src, Dest string
+	Excluded  plan.Excluded
+	Targets   Targets
+	// NewTransport opens the file transport into one container.
+	NewTransport func(transport.Execer) transport.Transport
+	// Reloader is nil when the app is not to be restarted.
+	Reloader Reloader
+	Out      io.Writer
+	Clock    clock.Clock
+}
+
+// Session is one run of kindling sync.
+type Session struct {
+	cfg        Config
+	local      plan.Tree
+	containers map[string]*containerState
+}
+
+type containerState struct {
+	Container
+	transport transport.Transport
+	// remote is the tree the container is known to hold; nil means unknown (read it before diffing).
+	remote plan.Tree
+	// started is false until the first sync into this container has been followed by a reload.
+	started bool
+}
+
+// New prepares a session; nothing happens until Once or Watch.
+func New(cfg Config) *Session {
+	return &Session{cfg: cfg, containers: map[string]*containerState{}}
+}
+
+// Once syncs the local tree into every current container and reloads the apps.
+func (s *Session) Once(ctx context.Context) error {
+	var err error
+	if s.local, err = plan.Scan(s.cfg.Src, s.cfg.Excluded); err != nil {
+		return fmt.Errorf("read --src %s: %v", s.cfg.Src, err)
+	}
+	if err := s.refreshTargets(ctx); err != nil {
+		return err
+	}
+	return s.flush(ctx, s.cfg.Clock.Now(), "initial sync")
+}
+
+// retryAfter is how long a session waits before retrying a flush that failed for a reason that may pass
+// (a file changed while it was sent, a pod restarting).
+const retryAfter = time.Second
+
+// Watch does an initial sync, then syncs each batch of local changes until ctx ends. Changes must come
+// from a watcher started before Watch, so that nothing saved during the initial scan is lost. Only errors
+// that no retry can fix (see Fatal) end the session; others are reported and retried.
+func (s *Session) Watch(ctx context.Context, batches <-chan watch.Batch) error {
+	err := s.Once(ctx)
+	if Fatal(err) {
+		return err
+	}
+	var retry <-chan time.Time
+	schedule := func(err error) {
+		if err != nil && !isGone(err) {
+			fmt.Fprintf(s.cfg.Out, "kindling: %v (retrying)\n", err)
+			retry = s.cfg.Clock.NewTimer(retryAfter).C()
+		}
+	}
+	schedule(err)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case b, ok := <-batches:
+			if !ok {
+				return nil
+			}
+			start := s.cfg.Clock.Now()
+			paths := b.Paths
+			if b.Rescan {
+				paths = []string{""}
+			}
+			if s.local, err = plan.Rescan(s.local, s.cfg.Src, paths, s.cfg.Excluded); err != nil {
+				schedule(fmt.Errorf("read %s: %v", s.cfg.Src, err))
+				continue
+			}
+			err = s.flush(ctx, start, "")
+		case <-s.cfg.Targets.Changed():
+			start := s.cfg.Clock.Now()
+			if err = s.refreshTargets(ctx); err == nil {
+				err = s.flush(ctx, start, "")
+			}
+		case <-retry:
+			retry = nil
+			start := s.cfg.Clock.Now()
+			if s.local, err = plan.Scan(s.cfg.Src, s.cfg.Excluded); err == nil {
+				err = s.flush(ctx, start, "retry")
+			}
+		}
+		if Fatal(err) {
+			return err
+		}
+		schedule(err)
+	}
+}
+
+// Fatal reports whether err is one no retry can fix: the user has to change something.
+func Fatal(err error) bool {
+	return errors.Is(err, transport.ErrNoShell) || errors.Is(err, transport.ErrNotWritable)
+}
+
+// refreshTargets adds new containers (with an unknown remote tree) and forgets vanished ones.
+func (s *Session) refreshTargets(ctx context.Context) error {
+	current, err := s.cfg.Targets.Current(ctx)
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, c := range current {
+		seen[c.ID] = true
+		if _, ok := s.containers[c.ID]; !ok {
+			s.containers[c.ID] = &containerState{Container: c, transport: s.cfg.NewTransport(c.Exec)}
+		}
+	}
+	for id := range s.containers {
+		if !seen[id] {
+			delete(s.containers, id)
+		}
+	}
+	return nil
+}
+
+// outcome is what one container's part of a flush did.
+type outcome struct {
+	target  string
+	stats   transport.Stats
+	changed bool
+	reload  string
+	err     error
+}
+
+// flush brings every container up to date with s.local, in parallel, and prints one line.
+func (s *Session) flush(ctx context.Context, start time.Time, label string) error {
+	states := make([]*containerState, 0, len(s.containers))
+	for _, c := range s.containers {
+		states = append(states, c)
+	}
+	sort.Slice(states, func(i, j int) bool { return states[i].Exec.Target() < states[j].Exec.Target() })
+	outcomes := make([]outcome, len(states))
+	var wg sync.WaitGroup
+	for i, c := range states {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outcomes[i] = s.syncContainer(ctx, c, s.local)
+		}()
+	}
+	wg.Wait()
+	return s.summarize(ctx, start, label, states, outcomes)
+}
+
+// syncContainer brings one container to local. It only reads the session state it is given.
+func (s *Session) syncContainer(ctx context.Context, c *containerState, local plan.Tree) outcome {
+	o := outcome{target: c.Exec.Target()}
+	remote := c.remote
+	firstContact := remote == nil
+	if firstContact {
+		var err error
+		if remote, err = c.transport.Manifest(ctx, s.cfg.Dest); err != nil {
+			o.err = err
+			return o
+		}
+	}
+	p := plan.Diff(local, remote)
+	// On first contact even an empty plan is applied: it creates --dest and proves it is writable.
+	if !p.Empty() || firstContact {
+		stats, err := c.transport.Apply(ctx, s.cfg.Dest, p, transport.DirSource(s.cfg.Src))
+		o.stats = stats
+		if err != nil {
+			c.remote = nil // partly applied: read it again next time
+			o.err = err
+			return o
+		}
+		o.changed = !p.Empty()
+	}
+	c.remote = local
+	if s.cfg.Reloader != nil && (o.changed || !c.started) {
+		note, err := s.cfg.Reloader.Reload(ctx, c.Exec)
+		if err != nil {
+			o.err = fmt.Errorf("files synced, but the app did not reload: %w", err)
+			return o
+		}
+		c.started = true
+		o.reload = note
+	}
+	return o
+}
+
+// summarize prints the flush's line, and drops containers that went away during it.
+func (s *Session) summarize(ctx context.Context, start time.Time, label string, states []*containerState, outcomes []outcome) error {
+	if len(states) == 0 {
+		return errNoTargets
+	}
+	var total transport.Stats
+	var reloads []string
+	synced, changed, failed := 0, 0, 0
+	for i, o := range outcomes {
+		total.Written += o.stats.Written
+		total.Deleted += o.stats.Deleted
+		total.Bytes += o.stats.Bytes
+		if o.err != nil {
+			failed++
+			states[i].remote = nil
+			continue
+		}
+		synced++
+		if o.changed {
+			changed++
+		}
+		if o.reload != "" {
+			reloads = append(reloads, o.reload)
+		}
+	}
+	var failures flushError
+	if failed > 0 {
+		failures = s.dropGone(ctx, states, outcomes)
+	}
+	if changed == 0 && len(reloads) == 0 && failed == 0 && label == "" {
+		return nil // e.g. a save that did not change content, or a pod event with nothing to do
+	}
+	now := s.cfg.Clock.Now()
+	line := fmt.Sprintf("%s %d written, %d deleted (%s) → %d/%d pods in %s",
+		now.Format("15:04:05"), total.Written, total.Deleted, humanBytes(total.Bytes),
+		synced, len(states), now.Sub(start).Round(time.Millisecond))
+	if label != "" {
+		line += " [" + label + "]"
+	}
+	if len(reloads) > 0 {
+		line += "; " + reloads[0]
+	}
+	fmt.Fprintln(s.cfg.Out, line)
+	if len(failures) > 0 {
+		return failures
+	}
+	return nil
+}
+
+// flushError is the failures of one flush, one per container, on one line.
+type flushError []error
+
+func (f flushError) Error() string {
+	msgs := make([]string, len(f))
+	for i, err := range f {
+		msgs[i] = err.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func (f flushError) Unwrap() []error { return f }
+
+var errNoTargets = errors.New("no running pod to sync into yet; waiting for one")
+
+func isGone(err error) bool { return errors.Is(err, errNoTargets) }
+
+// dropGone removes failed containers that are no longer targets (a pod deleted mid-transfer is not a
+// failure of the session) and returns the failures that remain.
+func (s *Session) dropGone(ctx context.Context, states []*containerState, outcomes []outcome) flushError {
+	current, listErr := s.cfg.Targets.Current(ctx)
+	alive := map[string]bool{}
+	for _, c := range current {
+		alive[c.ID] = true
+	}
+	var remaining flushError
+	for i, o := range outcomes {
+		if o.err == nil {
+			continue
+		}
+		if listErr == nil && !alive[states[i].ID] {
+			delete(s.containers, states[i].ID)
+			fmt.Fprintf(s.cfg.Out, "kindling: %s went away during the sync; skipped\n", o.target)
+			continue
+		}
+		remaining = append(remaining, fmt.Errorf("%s: %w", o.target, o.err))
+	}
+	return remaining
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
