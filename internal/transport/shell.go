@@ -99,7 +99,7 @@ func (s *Shell) probe(ctx context.Context) (map[string]bool, error) {
 	err := s.exec.Exec(ctx, argv, nil, &stdout, &stderr)
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 	if err != nil || len(lines) == 0 || lines[len(lines)-1] != probeDone {
-		if ctx.Err() == nil && isCommandNotFound(err, stderr.String()) {
+		if ctx.Err() == nil && isCommandNotFound(err) {
 			return nil, &NoShellError{Target: s.exec.Target()}
 		}
 		return nil, s.failure("checking the tools in", "", err, stderr.Bytes())
@@ -119,15 +119,11 @@ func (s *Shell) probe(ctx context.Context) (map[string]bool, error) {
 
 // isCommandNotFound recognizes the failure to start a command: exec.ErrNotFound locally, the OCI
 // runtime's message through a Kubernetes exec.
-func isCommandNotFound(err error, stderr string) bool {
+func isCommandNotFound(err error) bool {
 	if err == nil {
 		return false
 	}
-	if errors.Is(err, exec.ErrNotFound) {
-		return true
-	}
-	msg := err.Error() + " " + stderr
-	return strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory")
+	return errors.Is(err, exec.ErrNotFound) || strings.Contains(err.Error(), "executable file not found")
 }
 
 // How a container's tools decide what Shell can do.

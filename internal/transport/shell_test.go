@@ -112,7 +112,7 @@ func syncTree(t testing.TB, sh *Shell, src, dest string) (plan.Plan, Stats) {
 // funnyNames are names that break naive quoting, framing or tar.
 var funnyNames = []string{
 	"plain.txt", "with space", "it's", `dq"uote`, "co:lon", "new\nline", `back\slash`, `\lead`, "tab\tx",
-	"cr\rx", "ünïcødé", "日本語", "-dash", "--", "*", "?", "[ab]", ".hidden", "..dots", "...", "$HOME",
+	"cr\rx", "ends\n", "ünïcødé", "日本語", "-dash", "--", "*", "?", "[ab]", ".hidden", "..dots", "...", "$HOME",
 	"`id`", "$(id)", " lead", "trail ", "a;b", "a|b", "x&y", "<>", "\xff\xfe", strings.Repeat("long", 50),
 }
 
@@ -128,7 +128,7 @@ func TestSyncFunnyNamesAndKinds(t *testing.T) {
 				"emptydir":                 dir(),
 				"link":                     symlink("run.sh"),
 				"abs-link":                 symlink("/etc/passwd"),
-				"dangling link":            symlink("no such\nfile"),
+				"dangling link":            symlink("no such\nfile\n"),
 				"up-link":                  symlink("../../outside"),
 			}
 			for i, n := range funnyNames {
