@@ -1,6 +1,10 @@
 // Package transport moves a plan into a container. Everything it does goes through Execer, the one seam
 // to the cluster: the real implementation is a client-go exec (package kube), tests use a fake that runs
-// the same commands on the local machine or records them.
+// the same commands on the local machine (LocalExecer) or records them (RecordingExecer).
+//
+// Shell is the Transport: constant POSIX sh scripts that work with GNU or BusyBox tools, file names only
+// ever passed as arguments or inside a stream. Manifest is one exec that lists and hashes the tree;
+// Apply is one exec carrying a tar stream into a staging directory inside dest, renamed into place.
 package transport
 
 import (
@@ -15,6 +19,9 @@ import (
 type Execer interface {
 	// Target names the container in messages, e.g. "pod/web-7d4f/app".
 	Target() string
+	// Exec returns when the command exits, without waiting for the rest of stdin. A non-zero exit is an
+	// error with an ExitCode() int method or a message ending in "exit status N"; a command that does
+	// not exist is an error wrapping exec.ErrNotFound or saying "executable file not found".
 	Exec(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) error
 }
 
