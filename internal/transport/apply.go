@@ -215,14 +215,12 @@ func (s *Shell) stream(ctx context.Context, dest string, argv []string, write fu
 	var stderr bytes.Buffer
 	err := s.exec.Exec(ctx, argv, pr, nil, &stderr)
 	pr.CloseWithError(errStopped) // if the command stopped reading early, the writer must not wait for it
-	werr := <-written
-	switch {
+	// A script that succeeded has checked that it read everything it needed.
+	switch werr := <-written; {
 	case werr != nil && !errors.Is(werr, errStopped):
 		return counted.n, werr
 	case err != nil:
 		return counted.n, s.applyError(dest, err, stderr.Bytes())
-	case werr != nil:
-		return counted.n, s.failure("writing files to", dest, errors.New("the container stopped reading"), stderr.Bytes())
 	}
 	return counted.n, nil
 }
