@@ -89,32 +89,38 @@ func (s *Shell) Probe(ctx context.Context) ([]string, error) {
 }
 
 func (s *Shell) probe(ctx context.Context) (map[string]bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.tools != nil {
-		return s.tools, nil
-	}
-	var stdout, stderr bytes.Buffer
-	argv := append([]string{"sh", "-c", probeScript, "kindling"}, probeTools...)
-	err := s.exec.Exec(ctx, argv, nil, &stdout, &stderr)
-	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-	if err != nil || len(lines) == 0 || lines[len(lines)-1] != probeDone {
-		if ctx.Err() == nil && isCommandNotFound(err) {
-			return nil, &NoShellError{Target: s.exec.Target()}
-		}
-		return nil, s.failure("checking the tools in", "", err, stderr.Bytes())
-	}
-	tools := map[string]bool{}
-	for _, l := range lines[:len(lines)-1] {
-		tools[l] = true
-	}
-	s.tools = tools
-	if s.warn != nil {
+	tools, fresh, err := s.probeOnce(ctx)
+	if fresh && s.warn != nil {
 		for _, w := range s.warnings(tools) {
 			s.warn(w)
 		}
 	}
-	return tools, nil
+	return tools, err
+}
+
+// probeOnce runs the probe unless an earlier call succeeded; fresh says it ran now.
+func (s *Shell) probeOnce(ctx context.Context) (tools map[string]bool, fresh bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tools != nil {
+		return s.tools, false, nil
+	}
+	var stdout, stderr bytes.Buffer
+	argv := append([]string{"sh", "-c", probeScript, "kindling"}, probeTools...)
+	err = s.exec.Exec(ctx, argv, nil, &stdout, &stderr)
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if err != nil || len(lines) == 0 || lines[len(lines)-1] != probeDone {
+		if ctx.Err() == nil && isCommandNotFound(err) {
+			return nil, false, &NoShellError{Target: s.exec.Target()}
+		}
+		return nil, false, s.failure("checking the tools in", "", err, stderr.Bytes())
+	}
+	tools = map[string]bool{}
+	for _, l := range lines[:len(lines)-1] {
+		tools[l] = true
+	}
+	s.tools = tools
+	return tools, true, nil
 }
 
 // isCommandNotFound recognizes the failure to start a command: exec.ErrNotFound locally, the OCI
