@@ -493,29 +493,35 @@ func Exec(t testing.TB, ns, pod, container string, argv []string, stdin io.Reade
 
 // ExecContext is Exec without a testing.TB (usable from goroutines).
 func ExecContext(c context.Context, ns, pod, container string, argv []string, stdin io.Reader) (stdout, stderr string, err error) {
+	var out, errb bytes.Buffer
+	err = ExecStream(c, ns, pod, container, argv, stdin, &out, &errb)
+	return out.String(), errb.String(), err
+}
+
+// ExecStream is ExecContext with the caller's streams: output reaches stdout and stderr while the command
+// runs (e.g. a poller inside the pod reporting what it sees). Any of the three may be nil.
+func ExecStream(c context.Context, ns, pod, container string, argv []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	req := clientset.CoreV1().RESTClient().Post().Resource("pods").Namespace(ns).Name(pod).SubResource("exec").
 		VersionedParams(&corev1.PodExecOptions{
 			Container: container,
 			Command:   argv,
 			Stdin:     stdin != nil,
-			Stdout:    true,
-			Stderr:    true,
+			Stdout:    stdout != nil,
+			Stderr:    stderr != nil,
 		}, scheme.ParameterCodec)
 	ws, err := remotecommand.NewWebSocketExecutor(restConfig, "GET", req.URL().String())
 	if err != nil {
-		return "", "", err
+		return err
 	}
 	sp, err := remotecommand.NewSPDYExecutor(restConfig, "POST", req.URL())
 	if err != nil {
-		return "", "", err
+		return err
 	}
 	ex, err := remotecommand.NewFallbackExecutor(ws, sp, shouldFallback)
 	if err != nil {
-		return "", "", err
+		return err
 	}
-	var out, errb bytes.Buffer
-	err = ex.StreamWithContext(c, remotecommand.StreamOptions{Stdin: stdin, Stdout: &out, Stderr: &errb})
-	return out.String(), errb.String(), err
+	return ex.StreamWithContext(c, remotecommand.StreamOptions{Stdin: stdin, Stdout: stdout, Stderr: stderr})
 }
 
 func shouldFallback(err error) bool {
@@ -1080,4 +1086,57 @@ func LocalSymlink(t testing.TB, root, rel, target string) {
 	if err := os.Symlink(target, filepath.Join(root, filepath.FromSlash(rel))); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// DebugContainer adds (once per pod and target) an ephemeral container running the runtimes image in the
+// process namespace of container target of the pod, waits until it runs and returns its name. Through it a
+// test can look into a container whose image has no shell or tools (the bare image): the target's files are
+// under /proc/1/root/ in the debug container (see ReadTreeViaDebug).
+func DebugContainer(t testing.TB, ns, pod, target string) string {
+	t.Helper()
+	name := "e2e-debug-" + target
+	p, err := clientset.CoreV1().Pods(ns).Get(ctx(t), pod, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("get pod %s/%s: %v", ns, pod, err)
+	}
+	exists := false
+	for _, ec := range p.Spec.EphemeralContainers {
+		exists = exists || ec.Name == name
+	}
+	if !exists {
+		p.Spec.EphemeralContainers = append(p.Spec.EphemeralContainers, corev1.EphemeralContainer{
+			TargetContainerName: target,
+			EphemeralContainerCommon: corev1.EphemeralContainerCommon{
+				Name:            name,
+				Image:           RuntimesImage,
+				ImagePullPolicy: corev1.PullNever,
+				Command:         []string{"sleep", "infinity"},
+			},
+		})
+		if _, err := clientset.CoreV1().Pods(ns).UpdateEphemeralContainers(ctx(t), pod, p, metav1.UpdateOptions{}); err != nil {
+			t.Fatalf("add ephemeral container to %s/%s: %v", ns, pod, err)
+		}
+	}
+	waitFor(t, 60*time.Second, "ephemeral container "+name+" in "+ns+"/"+pod, func() (bool, error) {
+		p, err := clientset.CoreV1().Pods(ns).Get(ctx(t), pod, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, s := range p.Status.EphemeralContainerStatuses {
+			if s.Name == name && s.State.Running != nil {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	return name
+}
+
+// ReadTreeViaDebug is ReadTree for a container without find/sha256sum (or without a shell): it reads
+// /proc/1/root/<dir> from a DebugContainer sharing the target container's process namespace. The target's
+// PID 1 must be its main process (the default, without shareProcessNamespace).
+func ReadTreeViaDebug(t testing.TB, ns, pod, container, dir string) map[string]string {
+	t.Helper()
+	dbg := DebugContainer(t, ns, pod, container)
+	return ReadTree(t, ns, pod, dbg, "/proc/1/root"+path.Clean("/"+dir))
 }
