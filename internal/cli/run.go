@@ -60,14 +60,18 @@ func runSync(ctx context.Context, out io.Writer, o syncOptions) error {
 	if o.dryRun {
 		return dryRun(ctx, out, o, client, targets, container)
 	}
+	warn := func(line string) { fmt.Fprintln(out, "kindling: "+line) }
 	session := engine.New(engine.Config{
-		Src:          o.src,
-		Dest:         o.dest,
-		Excluded:     matcher.Excluded,
-		Targets:      targets,
-		NewTransport: func(e transport.Execer) transport.Transport { return transport.NewShell(e) },
-		Out:          out,
-		Clock:        clock.Real{},
+		Local:   &engine.Dir{Src: o.src, Excluded: matcher.Excluded},
+		Dest:    o.dest,
+		Targets: targets,
+		// Excluded paths are left out of the container's manifest too, so they are never deleted there
+		// (an image's own node_modules stays).
+		NewTransport: func(e transport.Execer) transport.Transport {
+			return transport.NewShell(e, transport.Excluding(matcher.Excluded), transport.Warn(warn))
+		},
+		Out:   out,
+		Clock: clock.Real{},
 	})
 	fmt.Fprintf(out, "kindling: syncing %s → deployment/%s (container %s) %s in namespace %s\n", o.src, d.Name, container, o.dest, client.Namespace)
 	if o.once {

@@ -42,9 +42,9 @@ type Reloader interface {
 
 // Config is what a session needs; the cli package builds it from flags.
 type Config struct {
-	Src, Dest string
-	Excluded  plan.Excluded
-	Targets   Targets
+	Local   Local
+	Dest    string
+	Targets Targets
 	// NewTransport opens the file transport into one container.
 	NewTransport func(transport.Execer) transport.Transport
 	// Reloader is nil when the app is not to be restarted.
@@ -57,6 +57,7 @@ type Config struct {
 type Session struct {
 	cfg        Config
 	local      plan.Tree
+	source     transport.Source
 	containers map[string]*containerState
 }
 
@@ -76,9 +77,8 @@ func New(cfg Config) *Session {
 
 // Once syncs the local tree into every current container and reloads the apps.
 func (s *Session) Once(ctx context.Context) error {
-	var err error
-	if s.local, err = plan.Scan(s.cfg.Src, s.cfg.Excluded); err != nil {
-		return fmt.Errorf("read --src %s: %v", s.cfg.Src, err)
+	if err := s.update(ctx, []string{""}); err != nil {
+		return err
 	}
 	if err := s.refreshTargets(ctx); err != nil {
 		return err
@@ -106,6 +106,7 @@ func (s *Session) Watch(ctx context.Context, batches <-chan watch.Batch) error {
 		}
 	}
 	schedule(err)
+	fmt.Fprintln(s.cfg.Out, "kindling: watching for changes (Ctrl-C to stop)")
 	for {
 		select {
 		case <-ctx.Done():
@@ -119,8 +120,9 @@ func (s *Session) Watch(ctx context.Context, batches <-chan watch.Batch) error {
 			if b.Rescan {
 				paths = []string{""}
 			}
-			if s.local, err = plan.Rescan(s.local, s.cfg.Src, paths, s.cfg.Excluded); err != nil {
-				schedule(fmt.Errorf("read %s: %v", s.cfg.Src, err))
+			if err = s.update(ctx, paths); err != nil {
+				// A failed build or an unreadable file: the next change tries again.
+				fmt.Fprintf(s.cfg.Out, "kindling: %v\n", err)
 				continue
 			}
 			err = s.flush(ctx, start, "")
@@ -132,15 +134,22 @@ func (s *Session) Watch(ctx context.Context, batches <-chan watch.Batch) error {
 		case <-retry:
 			retry = nil
 			start := s.cfg.Clock.Now()
-			if s.local, err = plan.Scan(s.cfg.Src, s.cfg.Excluded); err == nil {
-				err = s.flush(ctx, start, "retry")
-			}
+			err = s.flush(ctx, start, "retry")
 		}
 		if Fatal(err) {
 			return err
 		}
 		schedule(err)
 	}
+}
+
+// update refreshes the local tree; on error the previous tree stays.
+func (s *Session) update(ctx context.Context, changed []string) error {
+	tree, source, err := s.cfg.Local.Update(ctx, changed)
+	if tree != nil {
+		s.local, s.source = tree, source
+	}
+	return err
 }
 
 // Fatal reports whether err is one no retry can fix: the user has to change something.
@@ -213,7 +222,7 @@ func (s *Session) syncContainer(ctx context.Context, c *containerState, local pl
 	p := plan.Diff(local, remote)
 	// On first contact even an empty plan is applied: it creates --dest and proves it is writable.
 	if !p.Empty() || firstContact {
-		stats, err := c.transport.Apply(ctx, s.cfg.Dest, p, transport.DirSource(s.cfg.Src))
+		stats, err := c.transport.Apply(ctx, s.cfg.Dest, p, s.source)
 		o.stats = stats
 		if err != nil {
 			c.remote = nil // partly applied: read it again next time

@@ -107,9 +107,8 @@ func (countingReloader) Reload(_ context.Context, e transport.Execer) (string, e
 func newSession(t *testing.T, src string, targets *fakeTargets, out io.Writer) *Session {
 	t.Helper()
 	return New(Config{
-		Src:          src,
+		Local:        &Dir{Src: src, Excluded: func(rel string, _ bool) bool { return rel == "node_modules" }},
 		Dest:         "/app",
-		Excluded:     func(rel string, _ bool) bool { return rel == "node_modules" },
 		Targets:      targets,
 		NewTransport: func(e transport.Execer) transport.Transport { return memTransport{e.(*memContainer)} },
 		Reloader:     countingReloader{},
@@ -243,8 +242,7 @@ func TestFailureOfALiveContainerIsReportedAndRetriedFromItsManifest(t *testing.T
 
 // refreshTargetsThenFlushWith registers the given containers as the session's, then flushes.
 func (s *Session) refreshTargetsThenFlushWith(cs ...*memContainer) error {
-	var err error
-	if s.local, err = plan.Scan(s.cfg.Src, s.cfg.Excluded); err != nil {
+	if err := s.update(context.Background(), []string{""}); err != nil {
 		return err
 	}
 	for _, c := range cs {
