@@ -6,22 +6,40 @@ import (
 	"io"
 	"strings"
 
-	"github.com/kindling-dev/kindling/internal/kube"
+	appsv1 "k8s.io/api/apps/v1"
+
+	"github.com/kindling-dev/kindling/internal/ignore"
 )
 
-// dryRun prints what a sync would do and where, changing nothing.
-func dryRun(ctx context.Context, out io.Writer, o syncOptions, client *kube.Client, t *podTargets, container string) error {
+// dryRun prints what a sync would do and where, and why, changing nothing.
+func dryRun(ctx context.Context, out io.Writer, o syncOptions, d *appsv1.Deployment, t *podTargets, matcher *ignore.Matcher) error {
 	current, err := t.Current(ctx)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "deployment:  %s/%s\n", client.Namespace, t.pods.Deployment())
-	fmt.Fprintf(out, "container:   %s\n", container)
+	fmt.Fprintf(out, "deployment: %s/%s\n", d.Namespace, d.Name)
+	fmt.Fprintf(out, "container:  %s\n", t.container)
 	var names []string
 	for _, c := range current {
 		names = append(names, c.Exec.Target())
 	}
-	fmt.Fprintf(out, "pods:        %d running (%s)\n", len(current), strings.Join(names, ", "))
-	fmt.Fprintf(out, "sync:        %s → %s\n", o.src, o.dest)
+	fmt.Fprintf(out, "pods:       %d running (%s)\n", len(current), strings.Join(names, ", "))
+	fmt.Fprintf(out, "sync:       %s → %s\n", o.src, o.dest)
+	fmt.Fprintf(out, "excludes:   %s\n", strings.Join(matcher.Patterns(), " "))
+	if len(current) == 0 {
+		fmt.Fprintln(out, "runtime:    unknown until a pod runs")
+		return nil
+	}
+	det, err := detect(ctx, o, d, t.container, current[0])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out, describe(det))
+	for _, n := range det.Notes {
+		fmt.Fprintln(out, "note: "+n)
+	}
+	if !o.restart {
+		fmt.Fprintln(out, "restart:    off (pass --restart to apply the strategy above)")
+	}
 	return nil
 }

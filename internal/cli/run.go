@@ -58,7 +58,7 @@ func runSync(ctx context.Context, out io.Writer, o syncOptions) error {
 		return err
 	}
 	if o.dryRun {
-		return dryRun(ctx, out, o, client, targets, container)
+		return dryRun(ctx, out, o, d, targets, matcher)
 	}
 	warn := func(line string) { fmt.Fprintln(out, "kindling: "+line) }
 	session := engine.New(engine.Config{
