@@ -56,7 +56,8 @@ go run ./cmd/kindling sync -d hello -n "$NS" --src "$work" --dest /app --restart
 
 say "after"
 after=""
-for _ in $(seq 60); do
+deadline=$((SECONDS + ${DEMO_WAIT:-60}))
+while ((SECONDS < deadline)); do
   after=$(get)
   [[ $after == *"$new"* ]] && break
   sleep 1
