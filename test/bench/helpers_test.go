@@ -1,0 +1,513 @@
+//go:build e2e && bench
+
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kindling-dev/kindling/test/e2e"
+)
+
+// ---------------------------------------------------------------------------------------------------------
+// Generated trees
+
+// generateTree writes files into nested directories (one directory per 20 files, each inside a random
+// earlier one). Sizes come from four classes (relative weights 1, 4, 16, 64) drawn uniformly, adding up
+// to about total bytes; one file in 50 is executable. The same arguments always give the same tree.
+func generateTree(t testing.TB, root string, files int, total int64) {
+	t.Helper()
+	chacha := rand.NewChaCha8([32]byte{6})
+	rng := rand.New(chacha)
+	dirs := []string{root}
+	for i := range files / 20 {
+		d := filepath.Join(dirs[rng.IntN(len(dirs))], fmt.Sprintf("dir%d", i))
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		dirs = append(dirs, d)
+	}
+	weights := []int64{1, 4, 16, 64}
+	var sum int64
+	for _, w := range weights {
+		sum += w
+	}
+	unit := total / int64(files) * int64(len(weights)) / sum
+	data := make([]byte, 2*unit*weights[len(weights)-1]+1)
+	for i := range files {
+		size := rng.Int64N(2*unit*weights[i%len(weights)] + 1)
+		chacha.Read(data[:size])
+		mode := os.FileMode(0o644)
+		if i%50 == 0 {
+			mode = 0o755
+		}
+		if err := os.WriteFile(filepath.Join(dirs[rng.IntN(len(dirs))], fmt.Sprintf("file%d.txt", i)), data[:size], mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// totalSize is the total size of the regular files under root.
+func totalSize(t testing.TB, root string) int64 {
+	t.Helper()
+	var n int64
+	err := filepath.Walk(root, func(_ string, info os.FileInfo, err error) error {
+		if err == nil && info.Mode().IsRegular() {
+			n += info.Size()
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Workloads
+
+// workload is a Deployment of the runtimes image running argv, with files seeded into dir first (from a
+// ConfigMap, the way an image would carry the code) unless dir is "".
+type workload struct {
+	name  string
+	dir   string
+	files map[string]string
+	port  int
+	argv  []string
+}
+
+// deploy applies the workload into ns, waits for its rollout and returns the Deployment's name.
+func (w workload) deploy(t *testing.T, ns string) string {
+	t.Helper()
+	container := map[string]any{"name": "app", "image": e2e.RuntimesImage, "imagePullPolicy": "Never", "command": w.argv}
+	spec := map[string]any{"terminationGracePeriodSeconds": 1, "containers": []any{container}}
+	if w.dir != "" {
+		seed := fmt.Sprintf(`mkdir -p %[1]s && cp -L /seed/* %[1]s/ && exec "$0" "$@"`, w.dir)
+		container["command"] = append([]string{"sh", "-c", seed}, w.argv...)
+		container["volumeMounts"] = []any{map[string]any{"name": "seed", "mountPath": "/seed"}}
+		spec["volumes"] = []any{map[string]any{"name": "seed", "configMap": map[string]any{"name": w.name + "-seed"}}}
+		apply(t, ns, map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": w.name + "-seed"}, "data": w.files})
+	}
+	if w.port > 0 {
+		container["ports"] = []any{map[string]any{"containerPort": w.port}}
+		container["readinessProbe"] = map[string]any{"tcpSocket": map[string]any{"port": w.port}, "periodSeconds": 1, "failureThreshold": 1}
+	}
+	labels := map[string]any{"app": w.name}
+	apply(t, ns, map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": w.name},
+		"spec": map[string]any{"replicas": 1, "selector": map[string]any{"matchLabels": labels},
+			"template": map[string]any{"metadata": map[string]any{"labels": labels}, "spec": spec}}})
+	e2e.WaitRollout(t, ns, w.name)
+	return w.name
+}
+
+func apply(t *testing.T, ns string, obj map[string]any) {
+	t.Helper()
+	b, err := json.Marshal(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e2e.Apply(t, ns, string(b))
+}
+
+// idle is a workload that only keeps a container running, to sync trees into.
+func idle(name string) workload {
+	return workload{name: name, argv: []string{"sleep", "infinity"}}
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// kindling processes
+
+// kindlingProc is a kindling process whose output lines are timestamped as they arrive.
+type kindlingProc struct {
+	cmd   *exec.Cmd
+	start time.Time
+	done  chan error
+
+	mu     sync.Mutex
+	lines  []outputLine
+	change chan struct{} // closed and replaced on every new line
+}
+
+type outputLine struct {
+	at   time.Time
+	text string
+}
+
+// startKindling runs kindling with args until the test ends (or stop).
+func startKindling(t *testing.T, args ...string) *kindlingProc {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &kindlingProc{cmd: e2e.KindlingCmd(t, args...), done: make(chan error, 1), change: make(chan struct{})}
+	p.cmd.Stdout, p.cmd.Stderr = w, w
+	p.start = time.Now()
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	go func() {
+		s := bufio.NewScanner(r)
+		for s.Scan() {
+			p.mu.Lock()
+			p.lines = append(p.lines, outputLine{time.Now(), s.Text()})
+			close(p.change)
+			p.change = make(chan struct{})
+			p.mu.Unlock()
+		}
+		r.Close()
+		// Output ends when kindling exits, so every line is in before done says so.
+		p.done <- p.cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		p.stop(t)
+		if t.Failed() {
+			t.Logf("kindling output:\n%s", p.output())
+		}
+	})
+	return p
+}
+
+func (p *kindlingProc) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var b strings.Builder
+	for _, l := range p.lines {
+		fmt.Fprintf(&b, "%s %s\n", l.at.Format("15:04:05.000"), l.text)
+	}
+	return b.String()
+}
+
+// count is the number of lines printed so far (to wait for lines after a point).
+func (p *kindlingProc) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.lines)
+}
+
+// waitLine waits for the first line at index from or later that matches re.
+func (p *kindlingProc) waitLine(t *testing.T, from int, re *regexp.Regexp, timeout time.Duration) outputLine {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		p.mu.Lock()
+		change := p.change
+		p.mu.Unlock()
+		if l, ok := p.find(from, re); ok {
+			return l
+		}
+		select {
+		case <-change:
+		case err := <-p.done:
+			p.done <- err
+			if l, ok := p.find(from, re); ok {
+				return l
+			}
+			t.Fatalf("kindling exited (%v) before printing a line matching %q:\n%s", err, re, p.output())
+		case <-deadline:
+			t.Fatalf("kindling printed no line matching %q within %v:\n%s", re, timeout, p.output())
+		}
+	}
+}
+
+func (p *kindlingProc) find(from int, re *regexp.Regexp) (outputLine, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, l := range p.lines[min(from, len(p.lines)):] {
+		if re.MatchString(l.text) {
+			return l, true
+		}
+	}
+	return outputLine{}, false
+}
+
+// stop interrupts kindling (as Ctrl-C does) and waits for it to exit.
+func (p *kindlingProc) stop(t *testing.T) {
+	t.Helper()
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-p.done:
+		p.done <- err
+	case <-time.After(60 * time.Second):
+		_ = p.cmd.Process.Kill()
+		t.Errorf("kindling did not exit within 60s of SIGINT")
+	}
+}
+
+// syncLine matches the line kindling prints for each sync.
+var syncLine = regexp.MustCompile(`(\d+) written, (\d+) deleted \(([\d.]+) (B|KB|MB)\) → (\d+)/(\d+) pods in ([0-9.]+[µnm]?s)`)
+
+// startedWatching matches kindling's line once its initial sync is done and it is watching.
+var startedWatching = regexp.MustCompile(`\[initial sync\]|watching`)
+
+// syncReport is what one sync line says.
+type syncReport struct {
+	written int
+	bytes   int64
+	elapsed time.Duration
+}
+
+func parseSyncLine(t *testing.T, line string) syncReport {
+	t.Helper()
+	m := syncLine.FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("not a sync line: %q", line)
+	}
+	written, _ := strconv.Atoi(m[1])
+	n, _ := strconv.ParseFloat(m[3], 64)
+	unit := map[string]float64{"B": 1, "KB": 1 << 10, "MB": 1 << 20}[m[4]]
+	elapsed, err := time.ParseDuration(m[7])
+	if err != nil {
+		t.Fatalf("sync line %q: %v", line, err)
+	}
+	return syncReport{written: written, bytes: int64(math.Round(n * unit)), elapsed: elapsed}
+}
+
+// runOnce runs `kindling sync … --once` to completion and returns its wall time and its sync line.
+func runOnce(t *testing.T, args ...string) (time.Duration, syncReport) {
+	t.Helper()
+	cmd := e2e.KindlingCmd(t, append(args, "--once")...)
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	wall := time.Since(start)
+	if err != nil {
+		t.Fatalf("kindling %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	line := syncLine.FindString(string(out))
+	if line == "" {
+		t.Fatalf("kindling printed no sync line:\n%s", out)
+	}
+	return wall, parseSyncLine(t, line)
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The baseline's tools
+
+// kubectl runs kubectl against the benchmark's cluster; stdin may be nil.
+func kubectl(t *testing.T, stdin io.Reader, args ...string) {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), "kubectl", append([]string{"--kubeconfig", e2e.Kubeconfig()}, args...)...)
+	cmd.Stdin = stdin
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// tarPipe copies the tree under src into dir of the pod with `tar -c | kubectl exec -i … tar -x`, and
+// returns the wall time.
+func tarPipe(t *testing.T, ns, pod, src, dir string) time.Duration {
+	t.Helper()
+	script := `tar -c -f - -C "$1" . | kubectl --kubeconfig "$2" exec -i -n "$3" "$4" -c app -- sh -c 'mkdir -p "$1" && tar -x -f - -C "$1"' sh "$5"`
+	cmd := exec.CommandContext(t.Context(), "bash", "-o", "pipefail", "-c", script, "bash", src, e2e.Kubeconfig(), ns, pod, dir)
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	wall := time.Since(start)
+	if err != nil {
+		t.Fatalf("tar pipe into %s/%s:%s: %v\n%s", ns, pod, dir, err, out)
+	}
+	return wall
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Pollers inside a pod
+
+// pollerScript runs inside the pod and prints "ready", then "<unix ns> <state>" whenever the state it
+// polls every 5 ms changes. Modes: "http PORT PATH" (state: the body's first line, or "down"),
+// "file PATH" (state: the file's last line, or "missing").
+const pollerScript = `import sys, time, http.client
+mode = sys.argv[1]
+def http_state(port, path):
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", int(port), timeout=2)
+        c.request("GET", path)
+        r = c.getresponse()
+        body = r.read().decode(errors="replace")
+        c.close()
+        if r.status != 200:
+            return "status-%d" % r.status
+        return (body.strip().splitlines() or [""])[0]
+    except OSError:
+        return "down"
+def file_state(path):
+    try:
+        with open(path, "rb") as f:
+            lines = f.read().decode(errors="replace").splitlines()
+        return lines[-1] if lines else ""
+    except OSError:
+        return "missing"
+state = (lambda: http_state(sys.argv[2], sys.argv[3])) if mode == "http" else (lambda: file_state(sys.argv[2]))
+print("ready", flush=True)
+last = None
+while True:
+    s = state()
+    if s != last:
+        print(time.time_ns(), s, flush=True)
+        last = s
+    time.sleep(0.005)
+`
+
+// poller is a pollerScript running in a pod.
+type poller struct {
+	events chan event
+	stop   context.CancelFunc
+	failed chan error
+}
+
+type event struct {
+	at    time.Time
+	state string
+}
+
+// startPoller starts pollerScript with args in the pod's app container and waits until it runs.
+func startPoller(t *testing.T, ns, pod string, args ...string) *poller {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	p := &poller{events: make(chan event, 1024), stop: cancel, failed: make(chan error, 1)}
+	r, w := io.Pipe()
+	ready := make(chan struct{})
+	go func() {
+		argv := append([]string{"python3", "-u", "-c", pollerScript}, args...)
+		var stderr strings.Builder
+		err := e2e.ExecStream(ctx, ns, pod, "app", argv, nil, w, &stderr)
+		if ctx.Err() == nil {
+			p.failed <- fmt.Errorf("poller in %s/%s ended: %v %s", ns, pod, err, stderr.String())
+		}
+		w.Close()
+	}()
+	go func() {
+		s := bufio.NewScanner(r)
+		for s.Scan() {
+			if s.Text() == "ready" {
+				close(ready)
+				continue
+			}
+			ns, state, _ := strings.Cut(s.Text(), " ")
+			n, err := strconv.ParseInt(ns, 10, 64)
+			if err != nil {
+				continue
+			}
+			p.events <- event{time.Unix(0, n), state}
+		}
+	}()
+	t.Cleanup(cancel)
+	select {
+	case <-ready:
+	case err := <-p.failed:
+		t.Fatal(err)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("poller in %s/%s did not start within 30s", ns, pod)
+	}
+	return p
+}
+
+// waitFor returns the first event whose state contains want.
+func (p *poller) waitFor(t *testing.T, want string, timeout time.Duration) event {
+	t.Helper()
+	deadline := time.After(timeout)
+	var last string
+	for {
+		select {
+		case e := <-p.events:
+			if strings.Contains(e.state, want) {
+				return e
+			}
+			last = e.state
+		case err := <-p.failed:
+			t.Fatal(err)
+		case <-deadline:
+			t.Fatalf("the pod did not show %q within %v (last seen: %q)", want, timeout, last)
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Process figures from /proc
+
+// procStatus returns a field of /proc/PID/status in bytes (VmRSS, VmHWM).
+func procStatus(t *testing.T, pid int, field string) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, field+":"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				t.Fatalf("/proc/%d/status %s: %q", pid, field, v)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatalf("/proc/%d/status has no %s", pid, field)
+	return 0
+}
+
+// cpuTime is the CPU time (user + system) a process has used, from /proc/PID/stat.
+func cpuTime(t *testing.T, pid int) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// After "PID (COMM) " the fields count from 3 (state); utime and stime are fields 14 and 15.
+	fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	utime, _ := strconv.ParseInt(fields[14-3], 10, 64)
+	stime, _ := strconv.ParseInt(fields[15-3], 10, 64)
+	const ticksPerSecond = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticksPerSecond
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Numbers
+
+// percentile is the nearest-rank p-th percentile (0 < p ≤ 100).
+func percentile(ds []time.Duration, p float64) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[int(math.Ceil(p/100*float64(len(s))))-1]
+}
+
+func median(ds []time.Duration) time.Duration { return percentile(ds, 50) }
+
+func ms(d time.Duration) string {
+	if d >= 10*time.Second {
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	}
+	if d >= time.Second {
+		return fmt.Sprintf("%.2f s", d.Seconds())
+	}
+	return fmt.Sprintf("%d ms", d.Milliseconds())
+}
+
+func size(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
