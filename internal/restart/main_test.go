@@ -1,0 +1,157 @@
+package restart
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The test binary doubles as the app that the supervisor and the signal script act on: with
+// testAppEnv set, TestMain runs one of the modes below instead of the tests.
+const testAppEnv = "KINDLING_RESTART_TEST_APP"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(testAppEnv) != "" {
+		os.Exit(runTestApp(os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+// testApp is the argv that runs the test binary as an app in the given mode; the process that starts it
+// must have testAppEnv in its environment (see testAppEnviron).
+func testApp(t *testing.T, mode ...string) []string {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append([]string{self}, mode...)
+}
+
+// testAppEnviron is the environment for a process that starts test apps.
+func testAppEnviron(extra ...string) []string {
+	return append(append(os.Environ(), testAppEnv+"=1"), extra...)
+}
+
+// runTestApp modes:
+//
+//	listen PORT [ignore-term] [spawn-holder] [crash-if FILE]  serve TCP on 127.0.0.1:PORT
+//	holder                                                    keep fd 3 (a listener) open, ignore TERM
+//	argv FILE ARG...                                          write ARG... to FILE, NUL-separated, then sleep
+//	master WORKERS [ignore-hup] [keep-workers-on-hup]         run WORKERS children; on HUP replace them
+//	worker                                                    sleep until killed
+func runTestApp(args []string) int {
+	mode, args := args[0], args[1:]
+	switch mode {
+	case "listen":
+		return testListen(args)
+	case "holder":
+		signal.Ignore(syscall.SIGTERM)
+		select {}
+	case "argv":
+		if err := os.WriteFile(args[0], []byte(strings.Join(args[1:], "\x00")), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		select {}
+	case "master":
+		return testMaster(args)
+	case "worker":
+		select {}
+	}
+	fmt.Fprintln(os.Stderr, "unknown test app mode", mode)
+	return 2
+}
+
+func testListen(args []string) int {
+	port := args[0]
+	opts := map[string]string{}
+	for i := 1; i < len(args); i++ {
+		if args[i] == "crash-if" {
+			opts["crash-if"], i = args[i+1], i+1
+			continue
+		}
+		opts[args[i]] = "yes"
+	}
+	if f := opts["crash-if"]; f != "" {
+		if _, err := os.Stat(f); err == nil {
+			fmt.Fprintln(os.Stderr, "crashing on purpose")
+			return 3
+		}
+	}
+	if opts["ignore-term"] != "" {
+		signal.Ignore(syscall.SIGTERM)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:"+port)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 4
+	}
+	if opts["spawn-holder"] != "" {
+		f, err := l.(*net.TCPListener).File()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 5
+		}
+		holder := exec.Command(os.Args[0], "holder")
+		holder.ExtraFiles = []*os.File{f}
+		if err := holder.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 5
+		}
+		f.Close()
+	}
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return 6
+		}
+		c.Close()
+	}
+}
+
+// testMaster behaves like a pre-fork server master (gunicorn, nginx): it keeps WORKERS children and, on
+// HUP, starts new ones and stops the old ones.
+func testMaster(args []string) int {
+	n, _ := strconv.Atoi(args[0])
+	opts := strings.Join(args[1:], " ")
+	hup := make(chan os.Signal, 1)
+	if strings.Contains(opts, "ignore-hup") {
+		signal.Ignore(syscall.SIGHUP)
+	} else {
+		signal.Notify(hup, syscall.SIGHUP)
+	}
+	spawn := func() []*exec.Cmd {
+		var ws []*exec.Cmd
+		for range n {
+			w := exec.Command(os.Args[0], "worker")
+			if err := w.Start(); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+			ws = append(ws, w)
+		}
+		return ws
+	}
+	workers := spawn()
+	for range hup {
+		if strings.Contains(opts, "keep-workers-on-hup") {
+			continue
+		}
+		old := workers
+		time.Sleep(100 * time.Millisecond) // a reload takes a moment
+		workers = spawn()
+		for _, w := range old {
+			w.Process.Kill()
+			w.Wait()
+		}
+	}
+	return 0
+}
