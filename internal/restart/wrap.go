@@ -1,0 +1,303 @@
+package restart
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
+)
+
+const (
+	// AnnotationSupervisor, on the pod template, carries the supervisor script; a downwardAPI volume
+	// projects it into the container as a file.
+	AnnotationSupervisor = "kindling.dev/supervisor"
+
+	// AnnotationOriginal, on the Deployment, is the pod template as it was before kindling wrapped it
+	// (JSON). It stays until Restore, so a kindling that was killed leaves what the next run needs to
+	// undo the wrap.
+	AnnotationOriginal = "kindling.dev/original-template"
+	// AnnotationContainer, on the Deployment, names the wrapped container.
+	AnnotationContainer = "kindling.dev/wrapped-container"
+	// AnnotationSession, on the Deployment, says which kindling session wrapped it last.
+	AnnotationSession = "kindling.dev/session"
+
+	scriptVolume = "kindling-supervisor"
+	stateVolume  = "kindling-state"
+)
+
+// Wrap makes the named container of tpl run its app under the restart supervisor: it adds the script
+// annotation, a downwardAPI volume that projects it as an executable file, an emptyDir for the
+// supervisor's state, their mounts, and the command
+//
+//	[SupervisorPath, "run", "--hold", S, "--state-dir", StateDir, "--", argv...]
+//
+// with args cleared. argv is the container's own command and args when the template sets a command
+// (kept verbatim, so the kubelet expands $(VAR) in them and keeps $$ escapes exactly as before, since it
+// treats command and args alike). Without a command the image's entrypoint runs, which the template
+// does not show: argv is then procArgv, the app's argv as the process table showed it, with every $
+// doubled so that the kubelet does not expand it a second time.
+//
+// hold keeps the app from starting until the first restart request (the initial sync has landed) or
+// until it passes; zero starts it at once. Wrapping a wrapped container again keeps its argv and only
+// refreshes the script and the hold, so it never wraps twice.
+func Wrap(tpl *corev1.PodTemplateSpec, container string, procArgv []string, hold time.Duration) error {
+	c, err := findContainer(&tpl.Spec, container)
+	if err != nil {
+		return err
+	}
+	argv, err := appArgv(c, procArgv)
+	if err != nil {
+		return err
+	}
+	if tpl.Annotations == nil {
+		tpl.Annotations = map[string]string{}
+	}
+	tpl.Annotations[AnnotationSupervisor] = supervisorScript
+	mode := int32(0o755)
+	tpl.Spec.Volumes = setVolume(tpl.Spec.Volumes, corev1.Volume{Name: scriptVolume, VolumeSource: corev1.VolumeSource{
+		DownwardAPI: &corev1.DownwardAPIVolumeSource{Items: []corev1.DownwardAPIVolumeFile{{
+			Path:     SupervisorMarker,
+			FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.annotations['" + AnnotationSupervisor + "']"},
+			Mode:     &mode,
+		}}},
+	}})
+	tpl.Spec.Volumes = setVolume(tpl.Spec.Volumes, corev1.Volume{Name: stateVolume, VolumeSource: corev1.VolumeSource{
+		EmptyDir: &corev1.EmptyDirVolumeSource{},
+	}})
+	c.VolumeMounts = setMount(c.VolumeMounts, corev1.VolumeMount{Name: scriptVolume, MountPath: supervisorDir, ReadOnly: true})
+	c.VolumeMounts = setMount(c.VolumeMounts, corev1.VolumeMount{Name: stateVolume, MountPath: StateDir})
+	c.Command = append(supervisorRun(hold), argv...)
+	c.Args = nil
+	return nil
+}
+
+// Unwrap undoes Wrap on the named container of tpl: it removes what Wrap added and gives the container
+// the command and args it has in original, the template before the wrap. Everything else in tpl stays,
+// so changes someone made to the Deployment meanwhile survive; without such changes the result equals
+// original. A container whose command is no longer the supervisor's keeps it.
+func Unwrap(tpl *corev1.PodTemplateSpec, container string, original *corev1.PodTemplateSpec) {
+	delete(tpl.Annotations, AnnotationSupervisor)
+	if len(tpl.Annotations) == 0 {
+		tpl.Annotations = nil
+	}
+	tpl.Spec.Volumes = slices.DeleteFunc(tpl.Spec.Volumes, func(v corev1.Volume) bool {
+		return v.Name == scriptVolume || v.Name == stateVolume
+	})
+	if len(tpl.Spec.Volumes) == 0 {
+		tpl.Spec.Volumes = nil
+	}
+	c, err := findContainer(&tpl.Spec, container)
+	if err != nil {
+		return
+	}
+	c.VolumeMounts = slices.DeleteFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool {
+		return m.Name == scriptVolume || m.Name == stateVolume
+	})
+	if len(c.VolumeMounts) == 0 {
+		c.VolumeMounts = nil
+	}
+	tail, wrapped := supervisedArgv(c.Command)
+	if !wrapped {
+		return
+	}
+	if oc, err := findContainer(&original.Spec, container); err == nil {
+		c.Command, c.Args = slices.Clone(oc.Command), slices.Clone(oc.Args)
+	} else {
+		c.Command, c.Args = tail, nil
+	}
+}
+
+// supervisorRun is the head of a wrapped command, up to the "--" before the app's argv.
+func supervisorRun(hold time.Duration) []string {
+	return []string{SupervisorPath, "run", "--hold", strconv.Itoa(int(hold.Round(time.Second) / time.Second)),
+		"--state-dir", StateDir, "--"}
+}
+
+// supervisedArgv returns the app's argv from a wrapped command: what follows the first "--".
+func supervisedArgv(command []string) ([]string, bool) {
+	if len(command) == 0 || command[0] != SupervisorPath {
+		return nil, false
+	}
+	i := slices.Index(command, "--")
+	if i < 0 {
+		return nil, false
+	}
+	return slices.Clone(command[i+1:]), true
+}
+
+// appArgv is the argv Wrap runs, in Kubernetes syntax (see Wrap).
+func appArgv(c *corev1.Container, procArgv []string) ([]string, error) {
+	if argv, ok := supervisedArgv(c.Command); ok {
+		return argv, nil
+	}
+	if len(c.Command) > 0 {
+		return slices.Concat(c.Command, c.Args), nil
+	}
+	// A pod that still runs under the supervisor (one not yet replaced after a restore) shows it in the
+	// process table: its app is what follows the "--".
+	if len(procArgv) > 2 && (path.Base(procArgv[0]) == SupervisorMarker || path.Base(procArgv[1]) == SupervisorMarker) {
+		if i := slices.Index(procArgv, "--"); i >= 0 {
+			procArgv = procArgv[i+1:]
+		}
+	}
+	if len(procArgv) == 0 {
+		return nil, fmt.Errorf("container %q sets no command, so its image's entrypoint runs: pass the argv of its running process (from /proc/1/cmdline) to wrap it", c.Name)
+	}
+	argv := make([]string, len(procArgv))
+	for i, a := range procArgv {
+		argv[i] = strings.ReplaceAll(a, "$", "$$")
+	}
+	return argv, nil
+}
+
+func findContainer(spec *corev1.PodSpec, name string) (*corev1.Container, error) {
+	names := make([]string, 0, len(spec.Containers))
+	for i := range spec.Containers {
+		if spec.Containers[i].Name == name {
+			return &spec.Containers[i], nil
+		}
+		names = append(names, spec.Containers[i].Name)
+	}
+	return nil, fmt.Errorf("no container %q in the pod template; pass --container with one of: %s", name, strings.Join(names, ", "))
+}
+
+// setVolume replaces the volume of the same name, or appends v.
+func setVolume(vs []corev1.Volume, v corev1.Volume) []corev1.Volume {
+	if i := slices.IndexFunc(vs, func(x corev1.Volume) bool { return x.Name == v.Name }); i >= 0 {
+		vs[i] = v
+		return vs
+	}
+	return append(vs, v)
+}
+
+// setMount replaces the mount of the same volume, or appends m.
+func setMount(ms []corev1.VolumeMount, m corev1.VolumeMount) []corev1.VolumeMount {
+	if i := slices.IndexFunc(ms, func(x corev1.VolumeMount) bool { return x.Name == m.Name }); i >= 0 {
+		ms[i] = m
+		return ms
+	}
+	return append(ms, m)
+}
+
+// WrapOptions say what WrapDeployment wraps and how.
+type WrapOptions struct {
+	Container string
+	// ProcArgv is the app's argv from the process table, needed when the container sets no command.
+	ProcArgv []string
+	Hold     time.Duration
+	// Session names this kindling run (e.g. host and PID); it is recorded on the Deployment.
+	Session string
+}
+
+// WrapDeployment wraps the Deployment's container (see Wrap) and records the template as it was before
+// in annotations on the Deployment, so that RestoreDeployment can undo it, even from a later run. A
+// Deployment that is already wrapped is not wrapped twice: its recorded original stays and its
+// template is only updated when the script or the hold changed. It returns the Deployment as stored.
+//
+// It does not wait for the rollout the change starts: the new pods run the supervisor, which may hold
+// the app (and keep the pods unready) until their first restart request, so the caller syncs into
+// them and sends that request while the rollout is still in progress.
+func WrapDeployment(ctx context.Context, client kubernetes.Interface, namespace, name string, opts WrapOptions) (*appsv1.Deployment, error) {
+	var stored *appsv1.Deployment
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		d, err := client.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		before := d.DeepCopy()
+		original, wrappedContainer, err := recordedOriginal(d)
+		if err != nil {
+			return err
+		}
+		if original == nil {
+			raw, err := json.Marshal(d.Spec.Template)
+			if err != nil {
+				return err
+			}
+			if d.Annotations == nil {
+				d.Annotations = map[string]string{}
+			}
+			d.Annotations[AnnotationOriginal] = string(raw)
+		} else if wrappedContainer != opts.Container {
+			Unwrap(&d.Spec.Template, wrappedContainer, original)
+		}
+		if err := Wrap(&d.Spec.Template, opts.Container, opts.ProcArgv, opts.Hold); err != nil {
+			return fmt.Errorf("deployment %s/%s: %w", namespace, name, err)
+		}
+		d.Annotations[AnnotationContainer] = opts.Container
+		d.Annotations[AnnotationSession] = opts.Session
+		if equality.Semantic.DeepEqual(before, d) {
+			stored = d
+			return nil
+		}
+		stored, err = client.AppsV1().Deployments(namespace).Update(ctx, d, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("wrap deployment %s/%s: %w", namespace, name, err)
+	}
+	return stored, nil
+}
+
+// RestoreDeployment undoes WrapDeployment from the annotations alone: it unwraps the container (see
+// Unwrap) and removes the annotations. It is also the repair for a Deployment a killed kindling left
+// wrapped. It reports whether the Deployment was wrapped; calling it again does nothing.
+func RestoreDeployment(ctx context.Context, client kubernetes.Interface, namespace, name string) (bool, error) {
+	restored := false
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		d, err := client.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		original, container, err := recordedOriginal(d)
+		if err != nil || original == nil {
+			return err
+		}
+		Unwrap(&d.Spec.Template, container, original)
+		for _, k := range []string{AnnotationOriginal, AnnotationContainer, AnnotationSession} {
+			delete(d.Annotations, k)
+		}
+		if _, err := client.AppsV1().Deployments(namespace).Update(ctx, d, metav1.UpdateOptions{}); err != nil {
+			return err
+		}
+		restored = true
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("restore deployment %s/%s: %w", namespace, name, err)
+	}
+	return restored, nil
+}
+
+// WrappedSession tells whether d is wrapped and by which session, e.g. to say that a Deployment left
+// wrapped by a killed kindling is being repaired.
+func WrappedSession(d *appsv1.Deployment) (session string, wrapped bool) {
+	if _, ok := d.Annotations[AnnotationOriginal]; !ok {
+		return "", false
+	}
+	return d.Annotations[AnnotationSession], true
+}
+
+// recordedOriginal reads the template and container WrapDeployment recorded; nil when d is not wrapped.
+func recordedOriginal(d *appsv1.Deployment) (*corev1.PodTemplateSpec, string, error) {
+	raw, ok := d.Annotations[AnnotationOriginal]
+	if !ok {
+		return nil, "", nil
+	}
+	var original corev1.PodTemplateSpec
+	if err := json.Unmarshal([]byte(raw), &original); err != nil {
+		return nil, "", fmt.Errorf("annotation %s is not a pod template (%v); remove it and restore the template by hand", AnnotationOriginal, err)
+	}
+	return &original, d.Annotations[AnnotationContainer], nil
+}

@@ -1,0 +1,350 @@
+package restart
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+)
+
+// tricky holds what must survive a wrap untouched: spaces, quotes, Kubernetes $(VAR) references and
+// $$ escapes, shell syntax that no shell may see.
+var tricky = []string{"two words", `it's "quoted"`, "$(PORT)", "$$(NOT_EXPANDED)", "a;b|c", "", "--"}
+
+func template(containers ...corev1.Container) *corev1.PodTemplateSpec {
+	return &corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+		Spec:       corev1.PodSpec{Containers: containers},
+	}
+}
+
+func toJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestWrapRunsTheExactArgvUnderTheSupervisor(t *testing.T) {
+	head := []string{SupervisorPath, "run", "--hold", "30", "--state-dir", StateDir, "--"}
+	for _, tc := range []struct {
+		name      string
+		container corev1.Container
+		procArgv  []string
+		want      []string // the app's argv after the head
+	}{
+		{
+			name:      "command and args",
+			container: corev1.Container{Name: "app", Command: []string{"python3", "-c", "print('hi there')"}, Args: tricky},
+			procArgv:  []string{"ignored", "when", "command", "is", "set"},
+			want:      append([]string{"python3", "-c", "print('hi there')"}, tricky...),
+		},
+		{
+			name:      "command only",
+			container: corev1.Container{Name: "app", Command: tricky},
+			want:      tricky,
+		},
+		{
+			name:      "image entrypoint: the process argv, with $ escaped",
+			container: corev1.Container{Name: "app", Args: []string{"$(PORT)"}},
+			procArgv:  []string{"node", "server.js", "8080", "$(literal)", "$$", "cost $5"},
+			want:      []string{"node", "server.js", "8080", "$$(literal)", "$$$$", "cost $$5"},
+		},
+		{
+			name:      "a pod still running the supervisor",
+			container: corev1.Container{Name: "app"},
+			procArgv:  []string{"/bin/sh", SupervisorPath, "run", "--hold", "0", "--state-dir", StateDir, "--", "ruby", "app.rb"},
+			want:      []string{"ruby", "app.rb"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sidecar := corev1.Container{Name: "sidecar", Command: []string{"envoy"}}
+			tpl := template(sidecar, tc.container)
+			if err := Wrap(tpl, "app", tc.procArgv, 30*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			c := tpl.Spec.Containers[1]
+			if want := append(slices.Clone(head), tc.want...); !slices.Equal(c.Command, want) || c.Args != nil {
+				t.Fatalf("command %q args %q, want command %q and no args", c.Command, c.Args, want)
+			}
+			if toJSON(t, tpl.Spec.Containers[0]) != toJSON(t, sidecar) {
+				t.Fatalf("the other container changed: %+v", tpl.Spec.Containers[0])
+			}
+			if tpl.Annotations[AnnotationSupervisor] != SupervisorScript() {
+				t.Fatal("the script annotation is missing")
+			}
+			mode := int32(0o755)
+			wantVolumes := []corev1.Volume{
+				{Name: "kindling-supervisor", VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{
+					Items: []corev1.DownwardAPIVolumeFile{{
+						Path:     "kindling-supervisor",
+						FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.annotations['kindling.dev/supervisor']"},
+						Mode:     &mode,
+					}},
+				}}},
+				{Name: "kindling-state", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+			}
+			if got, want := toJSON(t, tpl.Spec.Volumes), toJSON(t, wantVolumes); got != want {
+				t.Fatalf("volumes\n got %s\nwant %s", got, want)
+			}
+			wantMounts := []corev1.VolumeMount{
+				{Name: "kindling-supervisor", MountPath: "/.kindling/bin", ReadOnly: true},
+				{Name: "kindling-state", MountPath: "/.kindling/state"},
+			}
+			if got, want := toJSON(t, c.VolumeMounts), toJSON(t, wantMounts); got != want {
+				t.Fatalf("mounts\n got %s\nwant %s", got, want)
+			}
+		})
+	}
+}
+
+func TestWrapTwiceIsWrapOnce(t *testing.T) {
+	tpl := template(corev1.Container{Name: "app", Command: []string{"node"}, Args: tricky})
+	if err := Wrap(tpl, "app", nil, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	once := toJSON(t, tpl)
+	if err := Wrap(tpl, "app", []string{"/bin/sh", SupervisorPath, "run"}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if twice := toJSON(t, tpl); twice != once {
+		t.Fatalf("a second wrap changed the template:\n once %s\ntwice %s", once, twice)
+	}
+	if err := Wrap(tpl, "app", nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := tpl.Spec.Containers[0].Command[:4], []string{SupervisorPath, "run", "--hold", "0"}; !slices.Equal(got, want) {
+		t.Fatalf("rewrap with a new hold: command starts %q, want %q", got, want)
+	}
+}
+
+func TestWrapErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		tpl      *corev1.PodTemplateSpec
+		procArgv []string
+		want     string
+	}{
+		{"unknown container", template(corev1.Container{Name: "web"}, corev1.Container{Name: "db"}), nil, `no container "app" in the pod template; pass --container with one of: web, db`},
+		{"entrypoint without a process argv", template(corev1.Container{Name: "app"}), nil, "/proc/1/cmdline"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := toJSON(t, tc.tpl)
+			err := Wrap(tc.tpl, "app", tc.procArgv, 0)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			}
+			if toJSON(t, tc.tpl) != before {
+				t.Fatal("a failed wrap changed the template")
+			}
+		})
+	}
+}
+
+// templates are shapes a wrap must undo exactly: with and without annotations, volumes, mounts, a
+// command, args, other containers.
+func templates() map[string]*corev1.PodTemplateSpec {
+	withEverything := template(
+		corev1.Container{Name: "init-like", Image: "busybox", Command: []string{"sleep", "inf"}},
+		corev1.Container{Name: "app", Image: "python:3", Command: []string{"python3"}, Args: tricky,
+			Env:          []corev1.EnvVar{{Name: "PORT", Value: "8080"}},
+			VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}},
+			Ports:        []corev1.ContainerPort{{ContainerPort: 8080}}},
+	)
+	withEverything.Annotations = map[string]string{"prometheus.io/scrape": "true"}
+	withEverything.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+	return map[string]*corev1.PodTemplateSpec{
+		"bare entrypoint": template(corev1.Container{Name: "app", Image: "node:22"}),
+		"args only":       template(corev1.Container{Name: "app", Image: "node:22", Args: tricky}),
+		"command only":    template(corev1.Container{Name: "app", Command: tricky}),
+		"everything":      withEverything,
+	}
+}
+
+func TestUnwrapRestoresTheTemplateExactly(t *testing.T) {
+	for name, original := range templates() {
+		t.Run(name, func(t *testing.T) {
+			tpl := original.DeepCopy()
+			if err := Wrap(tpl, "app", []string{"node", "server.js"}, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			Unwrap(tpl, "app", original)
+			if got, want := toJSON(t, tpl), toJSON(t, original); got != want {
+				t.Fatalf("after wrap and unwrap\n got %s\nwant %s", got, want)
+			}
+		})
+	}
+}
+
+const ns, name = "dev", "web"
+
+func deployment(tpl *corev1.PodTemplateSpec) *appsv1.Deployment {
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Annotations: map[string]string{"deployment.kubernetes.io/revision": "3"}},
+		Spec:       appsv1.DeploymentSpec{Template: *tpl},
+	}
+}
+
+func getDeployment(t *testing.T, client *fake.Clientset) *appsv1.Deployment {
+	t.Helper()
+	d, err := client.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// userView is what a restore must give back: the Deployment's annotations and spec (the server keeps
+// its own bookkeeping, such as managedFields, besides them).
+func userView(t *testing.T, d *appsv1.Deployment) string {
+	t.Helper()
+	return toJSON(t, map[string]any{"annotations": d.Annotations, "spec": d.Spec})
+}
+
+func updates(client *fake.Clientset) int {
+	n := 0
+	for _, a := range client.Actions() {
+		if a.GetVerb() == "update" {
+			n++
+		}
+	}
+	return n
+}
+
+func TestWrapAndRestoreDeployment(t *testing.T) {
+	ctx := context.Background()
+	for tplName, original := range templates() {
+		t.Run(tplName, func(t *testing.T) {
+			before := deployment(original)
+			client := fake.NewClientset(before.DeepCopy())
+			opts := WrapOptions{Container: "app", ProcArgv: []string{"node", "server.js"}, Hold: time.Minute, Session: "laptop/123"}
+			wrapped, err := WrapDeployment(ctx, client, ns, name, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := supervisedArgv(wrapped.Spec.Template.Spec.Containers[len(original.Spec.Containers)-1].Command); !ok {
+				t.Fatalf("the container is not wrapped: %+v", wrapped.Spec.Template.Spec.Containers)
+			}
+			if session, ok := WrappedSession(getDeployment(t, client)); !ok || session != "laptop/123" {
+				t.Fatalf("WrappedSession = %q, %v", session, ok)
+			}
+
+			// A second session (or a second wrap) reuses the wrap: the template does not change.
+			n := updates(client)
+			opts.Session = "laptop/456"
+			again, err := WrapDeployment(ctx, client, ns, name, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if toJSON(t, again.Spec.Template) != toJSON(t, wrapped.Spec.Template) || updates(client) != n+1 {
+				t.Fatal("a second wrap changed the template")
+			}
+			if _, err := WrapDeployment(ctx, client, ns, name, opts); err != nil || updates(client) != n+1 {
+				t.Fatalf("an unchanged wrap updated the Deployment (err %v)", err)
+			}
+
+			// A new run repairs it from the annotations alone.
+			restored, err := RestoreDeployment(ctx, client, ns, name)
+			if err != nil || !restored {
+				t.Fatalf("RestoreDeployment = %v, %v", restored, err)
+			}
+			if got, want := userView(t, getDeployment(t, client)), userView(t, before); got != want {
+				t.Fatalf("restored Deployment\n got %s\nwant %s", got, want)
+			}
+			n = updates(client)
+			if restored, err := RestoreDeployment(ctx, client, ns, name); err != nil || restored || updates(client) != n {
+				t.Fatalf("a second restore: %v, %v, %d updates", restored, err, updates(client)-n)
+			}
+		})
+	}
+}
+
+func TestWrapDeploymentSwitchesContainers(t *testing.T) {
+	ctx := context.Background()
+	original := template(corev1.Container{Name: "api", Command: []string{"node", "api.js"}}, corev1.Container{Name: "worker", Command: []string{"node", "worker.js"}})
+	before := deployment(original)
+	client := fake.NewClientset(before.DeepCopy())
+	for _, container := range []string{"api", "worker"} {
+		if _, err := WrapDeployment(ctx, client, ns, name, WrapOptions{Container: container}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cs := getDeployment(t, client).Spec.Template.Spec.Containers
+	if _, ok := supervisedArgv(cs[0].Command); ok || cs[0].VolumeMounts != nil {
+		t.Fatalf("api is still wrapped: %+v", cs[0])
+	}
+	if argv, ok := supervisedArgv(cs[1].Command); !ok || !slices.Equal(argv, []string{"node", "worker.js"}) {
+		t.Fatalf("worker command %q", cs[1].Command)
+	}
+	if _, err := RestoreDeployment(ctx, client, ns, name); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := userView(t, getDeployment(t, client)), userView(t, before); got != want {
+		t.Fatalf("restored\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestRestoreKeepsChangesMadeWhileWrapped(t *testing.T) {
+	ctx := context.Background()
+	original := templates()["everything"]
+	client := fake.NewClientset(deployment(original))
+	if _, err := WrapDeployment(ctx, client, ns, name, WrapOptions{Container: "app"}); err != nil {
+		t.Fatal(err)
+	}
+	d := getDeployment(t, client)
+	app := &d.Spec.Template.Spec.Containers[1]
+	app.Image = "python:3.13"
+	app.Env = append(app.Env, corev1.EnvVar{Name: "DEBUG", Value: "1"})
+	if _, err := client.AppsV1().Deployments(ns).Update(ctx, d, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := RestoreDeployment(ctx, client, ns, name); err != nil {
+		t.Fatal(err)
+	}
+	want := original.DeepCopy()
+	want.Spec.Containers[1].Image = "python:3.13"
+	want.Spec.Containers[1].Env = append(want.Spec.Containers[1].Env, corev1.EnvVar{Name: "DEBUG", Value: "1"})
+	if got := toJSON(t, getDeployment(t, client).Spec.Template); got != toJSON(t, want) {
+		t.Fatalf("restored template\n got %s\nwant %s", got, toJSON(t, want))
+	}
+}
+
+func TestWrapDeploymentRetriesOnConflict(t *testing.T) {
+	client := fake.NewClientset(deployment(template(corev1.Container{Name: "app", Command: []string{"ruby", "app.rb"}})))
+	conflicts := 2
+	client.PrependReactor("update", "deployments", func(k8stesting.Action) (bool, runtime.Object, error) {
+		if conflicts == 0 {
+			return false, nil, nil
+		}
+		conflicts--
+		return true, nil, apierrors.NewConflict(schema.GroupResource{Group: "apps", Resource: "deployments"}, name, nil)
+	})
+	if _, err := WrapDeployment(context.Background(), client, ns, name, WrapOptions{Container: "app"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := supervisedArgv(getDeployment(t, client).Spec.Template.Spec.Containers[0].Command); !ok {
+		t.Fatal("not wrapped after the conflicts")
+	}
+}
+
+func TestRestoreDeploymentRejectsACorruptRecord(t *testing.T) {
+	d := deployment(template(corev1.Container{Name: "app"}))
+	d.Annotations[AnnotationOriginal] = "{not json"
+	_, err := RestoreDeployment(context.Background(), fake.NewClientset(d), ns, name)
+	if err == nil || !strings.Contains(err.Error(), "annotation kindling.dev/original-template is not a pod template") {
+		t.Fatalf("error %v", err)
+	}
+}
