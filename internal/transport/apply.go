@@ -2,6 +2,7 @@ package transport
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -207,7 +208,13 @@ func (s *Shell) stream(ctx context.Context, dest string, argv []string, write fu
 	counted := &countingWriter{w: pw}
 	written := make(chan error, 1)
 	go func() {
-		err := write(counted)
+		// The exec sends each write as its own message: batch the tar writer's 512-byte headers and
+		// small files into full messages.
+		buf := bufio.NewWriterSize(counted, streamBufferSize)
+		err := write(buf)
+		if err == nil {
+			err = buf.Flush()
+		}
 		pw.CloseWithError(err)
 		written <- err
 	}()
@@ -223,6 +230,10 @@ func (s *Shell) stream(ctx context.Context, dest string, argv []string, write fu
 	}
 	return counted.n, nil
 }
+
+// streamBufferSize is the size of the writes into an exec's stdin: client-go copies stdin to the
+// stream in reads of at most 32 KiB.
+const streamBufferSize = 32 << 10
 
 var errStopped = errors.New("command ended before reading all of its input")
 
