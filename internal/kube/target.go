@@ -172,3 +172,13 @@ func DescribeNotRunning(pods []corev1.Pod, container string) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// NodePlatform returns the operating system and architecture of the node a pod runs on, in Go's terms
+// (linux, amd64): what a local build must target.
+func (c *Client) NodePlatform(ctx context.Context, pod *corev1.Pod) (os, arch string, err error) {
+	n, err := c.Clientset.CoreV1().Nodes().Get(ctx, pod.Spec.NodeName, metav1.GetOptions{})
+	if err != nil {
+		return "", "", Explain(err, "get nodes", "")
+	}
+	return n.Status.NodeInfo.OperatingSystem, n.Status.NodeInfo.Architecture, nil
+}
