@@ -50,7 +50,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newSyncCommand(), newVersionCommand())
+	root.AddCommand(newSyncCommand(), newRestoreCommand(), newVersionCommand())
 	return root
 }
 

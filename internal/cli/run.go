@@ -2,14 +2,18 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
 
 	"github.com/kindling-dev/kindling/internal/clock"
 	"github.com/kindling-dev/kindling/internal/engine"
 	"github.com/kindling-dev/kindling/internal/ignore"
 	"github.com/kindling-dev/kindling/internal/kube"
+	"github.com/kindling-dev/kindling/internal/restart"
 	"github.com/kindling-dev/kindling/internal/transport"
 	"github.com/kindling-dev/kindling/internal/watch"
 )
@@ -17,7 +21,7 @@ import (
 // firstPodTimeout bounds how long --once waits for a pod that is still starting.
 const firstPodTimeout = 2 * time.Minute
 
-func runSync(ctx context.Context, out io.Writer, o syncOptions) error {
+func runSync(ctx context.Context, out io.Writer, o syncOptions) (err error) {
 	matcher, err := ignore.New(o.src, o.excludes)
 	if err != nil {
 		return usageError{err}
@@ -33,6 +37,12 @@ func runSync(ctx context.Context, out io.Writer, o syncOptions) error {
 	container, err := kube.ContainerName(d, o.container)
 	if err != nil {
 		return usageError{err}
+	}
+	if !o.restart && !o.dryRun {
+		// A previous kindling that was killed may have left the Deployment wrapped: repair it.
+		if err := repair(ctx, out, client, d); err != nil {
+			return err
+		}
 	}
 	var changes <-chan string
 	if !o.once && !o.dryRun {
@@ -54,26 +64,56 @@ func runSync(ctx context.Context, out io.Writer, o syncOptions) error {
 		return err
 	}
 	targets := &podTargets{client: client, pods: pods, container: container}
-	if err := waitForPod(ctx, out, targets, o.once); err != nil {
+	// Detection needs a running pod, so --restart waits for one like --once does.
+	if err := waitForPod(ctx, out, targets, o.once || o.restart || o.dryRun); err != nil {
 		return err
 	}
 	if o.dryRun {
 		return dryRun(ctx, out, o, d, targets, matcher)
 	}
-	warn := func(line string) { fmt.Fprintln(out, "kindling: "+line) }
-	session := engine.New(engine.Config{
+	cfg := engine.Config{
 		Local:   &engine.Dir{Src: o.src, Excluded: matcher.Excluded},
 		Dest:    o.dest,
 		Targets: targets,
-		// Excluded paths are left out of the container's manifest too, so they are never deleted there
-		// (an image's own node_modules stays).
-		NewTransport: func(e transport.Execer) transport.Transport {
-			return transport.NewShell(e, transport.Excluding(matcher.Excluded), transport.Warn(warn))
-		},
-		Out:   out,
-		Clock: clock.Real{},
-	})
-	fmt.Fprintf(out, "kindling: syncing %s → deployment/%s (container %s) %s in namespace %s\n", o.src, d.Name, container, o.dest, client.Namespace)
+		Out:     out,
+		Clock:   clock.Real{},
+	}
+	// Excluded paths are left out of the container's manifest too, so they are never deleted there
+	// (an image's own node_modules stays).
+	remoteExcluded := matcher.Excluded
+	if o.restart {
+		rp, err := planRestart(ctx, out, o, client, d, targets)
+		if err != nil {
+			return err
+		}
+		if rp.local != nil {
+			cfg.Local, cfg.Dest, remoteExcluded = rp.local, rp.dest, rp.remoteExcluded
+		}
+		if err := rp.strategy.Prepare(ctx); err != nil {
+			return err
+		}
+		// The wrapper rolls out new pods: sync those, not the ones on their way out.
+		if err := client.WaitObserved(ctx, d.Name); err != nil {
+			return err
+		}
+		if o.once {
+			if err := waitForReplicas(ctx, out, targets, replicas(d)); err != nil {
+				return err
+			}
+		}
+		if o.once && o.keep {
+			defer fmt.Fprintf(out, "kindling: deployment/%s keeps the restart supervisor (--keep); `kindling restore -d %s -n %s` undoes it\n", d.Name, d.Name, d.Namespace)
+		} else {
+			defer func() { err = errors.Join(err, restore(out, rp.strategy, d.Name)) }()
+		}
+		cfg.Reloader = reloader{rp.strategy}
+	}
+	warn := func(line string) { fmt.Fprintln(out, "kindling: "+line) }
+	cfg.NewTransport = func(e transport.Execer) transport.Transport {
+		return transport.NewShell(e, transport.Excluding(remoteExcluded), transport.Warn(warn))
+	}
+	session := engine.New(cfg)
+	fmt.Fprintf(out, "kindling: syncing %s → deployment/%s (container %s) %s in namespace %s\n", o.src, d.Name, container, cfg.Dest, client.Namespace)
 	if o.once {
 		return session.Once(ctx)
 	}
@@ -82,6 +122,35 @@ func runSync(ctx context.Context, out io.Writer, o syncOptions) error {
 	err = session.Watch(ctx, debouncer.Batches())
 	fmt.Fprintln(out, "kindling: stopped")
 	return err
+}
+
+// restoreTimeout bounds the clean-up on exit, which runs after the session's context has ended.
+const restoreTimeout = 30 * time.Second
+
+// restore undoes what the strategy changed in the cluster.
+func restore(out io.Writer, s restart.Strategy, deployment string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), restoreTimeout)
+	defer cancel()
+	if err := s.Restore(ctx); err != nil {
+		return fmt.Errorf("could not restore deployment/%s: %v; run `kindling restore -d %s` to retry", deployment, err, deployment)
+	}
+	if s.Name() == "wrapper" {
+		fmt.Fprintf(out, "kindling: restored deployment/%s to its original pod template\n", deployment)
+	}
+	return nil
+}
+
+// repair restores a Deployment that a killed kindling left wrapped.
+func repair(ctx context.Context, out io.Writer, client *kube.Client, d *appsv1.Deployment) error {
+	session, wrapped := restart.WrappedSession(d)
+	if !wrapped {
+		return nil
+	}
+	if _, err := restart.RestoreDeployment(ctx, client.Clientset, d.Namespace, d.Name); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "kindling: restored deployment/%s, left wrapped by an earlier kindling (%s)\n", d.Name, session)
+	return nil
 }
 
 // waitForPod waits until the Deployment has a pod to sync into. In watch mode it only says what it is
@@ -113,6 +182,36 @@ func waitForPod(ctx context.Context, out io.Writer, t *podTargets, once bool) er
 		case <-t.pods.Changed():
 		}
 	}
+}
+
+// waitForReplicas waits until n pods of the current revision run (--once syncs them all at once).
+func waitForReplicas(ctx context.Context, out io.Writer, t *podTargets, n int) error {
+	deadline := time.After(firstPodTimeout)
+	for {
+		current, err := t.Current(ctx)
+		if err != nil {
+			return err
+		}
+		if len(current) >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline:
+			return fmt.Errorf("deployment/%s: %d of %d pods run after %s: %s", t.pods.Deployment(), len(current), n, firstPodTimeout,
+				kube.DescribeNotRunning(t.pods.Pods(), t.container))
+		case <-t.pods.Changed():
+		case <-time.After(time.Second): // the newest ReplicaSet is read from the API, not the pod watch
+		}
+	}
+}
+
+func replicas(d *appsv1.Deployment) int {
+	if d.Spec.Replicas == nil {
+		return 1
+	}
+	return int(*d.Spec.Replicas)
 }
 
 // podTargets adapts the pod watch to the engine's Targets.

@@ -41,7 +41,7 @@ const syncExamples = `  # Watch current directory, restart the app on each chang
 type syncOptions struct {
 	deployment, namespace, kubeconfig, context string
 	src, dest, container                       string
-	restart, once, dryRun                      bool
+	restart, once, dryRun, keep                bool
 	excludes                                   []string
 	debounce                                   time.Duration
 	language, buildCmd, buildOutput            string
@@ -80,6 +80,7 @@ picks the context, and the namespace is -n, else the context's namespace, else "
 	f.StringVar(&o.language, "language", "", "Override runtime detection ("+strings.Join(runtime.Languages(), ", ")+")")
 	f.StringVar(&o.buildCmd, "build-cmd", "", "Local build command for compiled languages (default: auto-detect)")
 	f.StringVar(&o.buildOutput, "build-output", "", "Path to built artifact to sync (default: auto-detect)")
+	f.BoolVar(&o.keep, "keep", false, "With --once --restart: leave the restart supervisor in the Deployment so the synced code keeps running (undo with kindling restore)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "Print the target, detected runtime and chosen strategy, then exit without changing anything")
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "Path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
 	f.StringVar(&o.context, "context", "", "Kubeconfig context to use")
@@ -111,6 +112,9 @@ func (o *syncOptions) validate() error {
 		if _, err := runtime.Lookup(o.language); err != nil {
 			return usageError{err}
 		}
+	}
+	if o.keep && !(o.once && o.restart) {
+		return usagef("--keep only applies to --once --restart: a watching session restores the Deployment when it stops")
 	}
 	if (o.buildCmd == "") != (o.buildOutput == "") {
 		return usagef("--build-cmd and --build-output go together: give both, or neither to use the default build")

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -181,4 +182,23 @@ func (c *Client) NodePlatform(ctx context.Context, pod *corev1.Pod) (os, arch st
 		return "", "", Explain(err, "get nodes", "")
 	}
 	return n.Status.NodeInfo.OperatingSystem, n.Status.NodeInfo.Architecture, nil
+}
+
+// WaitObserved waits until the Deployment controller has seen the Deployment's latest change (and so
+// created the ReplicaSet of its new template).
+func (c *Client) WaitObserved(ctx context.Context, name string) error {
+	for {
+		d, err := c.Clientset.AppsV1().Deployments(c.Namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return Explain(err, "get deployments", c.Namespace)
+		}
+		if d.Status.ObservedGeneration >= d.Generation {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }

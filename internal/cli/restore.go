@@ -1,0 +1,48 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kindling-dev/kindling/internal/kube"
+	"github.com/kindling-dev/kindling/internal/restart"
+)
+
+func newRestoreCommand() *cobra.Command {
+	var deployment, namespace, kubeconfig, kubecontext string
+	cmd := &cobra.Command{
+		Use:   "restore -d DEPLOYMENT",
+		Short: "Undo what kindling changed in a Deployment (after --keep, or a kindling that was killed)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if deployment == "" {
+				return usagef("--deployment (-d) is required: name the Deployment to restore")
+			}
+			client, err := kube.Connect(kubeconfig, kubecontext, namespace)
+			if err != nil {
+				return err
+			}
+			d, err := client.GetDeployment(cmd.Context(), deployment)
+			if err != nil {
+				return err
+			}
+			restored, err := restart.RestoreDeployment(cmd.Context(), client.Clientset, d.Namespace, d.Name)
+			if err != nil {
+				return err
+			}
+			if restored {
+				fmt.Fprintf(cmd.OutOrStdout(), "kindling: restored deployment/%s to its original pod template\n", d.Name)
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "kindling: deployment/%s has nothing of kindling's to restore\n", d.Name)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&deployment, "deployment", "d", "", "Deployment to restore (required)")
+	f.StringVarP(&namespace, "namespace", "n", "", `Kubernetes namespace (default: the context's namespace, else "default")`)
+	f.StringVar(&kubeconfig, "kubeconfig", "", "Path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+	f.StringVar(&kubecontext, "context", "", "Kubeconfig context to use")
+	return cmd
+}

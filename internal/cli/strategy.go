@@ -1,0 +1,224 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kindling-dev/kindling/internal/build"
+	"github.com/kindling-dev/kindling/internal/engine"
+	"github.com/kindling-dev/kindling/internal/kube"
+	"github.com/kindling-dev/kindling/internal/plan"
+	"github.com/kindling-dev/kindling/internal/restart"
+	"github.com/kindling-dev/kindling/internal/runtime"
+	"github.com/kindling-dev/kindling/internal/transport"
+)
+
+// holdFirstStart is how long a wrapped app waits for its first sync before starting anyway (so a pod
+// never hangs when kindling is gone).
+const holdFirstStart = 60 * time.Second
+
+// restartPlan is how a session with --restart syncs and reloads, chosen from the detected runtime.
+type restartPlan struct {
+	strategy restart.Strategy
+	// local, dest and remoteExcluded replace the directory sync for compiled apps: only the artifact
+	// is synced, next to the running executable.
+	local          engine.Local
+	dest           string
+	remoteExcluded plan.Excluded
+}
+
+// planRestart detects the runtime in a running pod of the Deployment and builds the strategy for it.
+// Nothing in the cluster changes until the caller runs Prepare.
+func planRestart(ctx context.Context, out io.Writer, o syncOptions, client *kube.Client, d *appsv1.Deployment, t *podTargets) (*restartPlan, error) {
+	pods, err := t.pods.Runnable(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var procs []runtime.Process
+	if len(pods) > 0 {
+		e := client.NewContainerExec(pods[0].Namespace, pods[0].Name, t.container)
+		// An image without a shell cannot be synced into: say so before anything is changed.
+		if _, err := transport.NewShell(e).Probe(ctx); err != nil {
+			return nil, err
+		}
+		procs = processTable(ctx, e)
+	}
+	spec := containerSpec(d, t.container)
+	det, err := runtime.Detect(runtime.Input{Procs: procs, Command: spec.Command, Args: spec.Args, Src: o.src, Override: o.language})
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintln(out, "kindling: "+describe(det))
+	for _, n := range det.Notes {
+		fmt.Fprintln(out, "kindling: note: "+n)
+	}
+	p := &restartPlan{}
+	wrapper := func() restart.Strategy {
+		var pid1 []string
+		for _, proc := range procs {
+			if proc.PID == 1 {
+				pid1 = proc.Argv
+			}
+		}
+		return &restart.Wrapper{Client: client.Clientset, Namespace: d.Namespace, Deployment: d.Name,
+			Options: restart.WrapOptions{Container: t.container, ProcArgv: pid1, Hold: holdFirstStart, Session: session()}}
+	}
+	strategy := det.Runtime.Strategy
+	if o.buildCmd != "" {
+		strategy = runtime.Build
+	}
+	switch strategy {
+	case runtime.None:
+		note := ""
+		if len(det.Notes) > 0 {
+			note = det.Notes[0]
+		}
+		p.strategy = restart.None{Note: note}
+	case runtime.Signal:
+		if det.Process == nil {
+			fmt.Fprintf(out, "kindling: no running %s master to signal; restarting it with the supervisor instead\n", det.Runtime.Display)
+			p.strategy = wrapper()
+			break
+		}
+		p.strategy = &fallback{out: out, current: &restart.Signal{Signal: det.Runtime.Signal, Master: restart.MasterPID(det.Process.PID)}, wrapper: wrapper}
+	case runtime.Wrapper:
+		p.strategy = wrapper()
+	case runtime.Build:
+		p.strategy = wrapper()
+		if err := p.planBuild(ctx, out, o, client, det, pods); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// planBuild makes the session sync a locally built artifact instead of the source tree.
+func (p *restartPlan) planBuild(ctx context.Context, out io.Writer, o syncOptions, client *kube.Client, det runtime.Detection, pods []corev1.Pod) error {
+	platform := build.Host()
+	if len(pods) > 0 {
+		goos, arch, err := client.NodePlatform(ctx, &pods[0])
+		if err != nil {
+			fmt.Fprintf(out, "kindling: %v; building for %s\n", err, platform)
+		} else {
+			platform = build.Platform{OS: goos, Arch: arch}
+		}
+	}
+	tmp, err := os.MkdirTemp("", "kindling-build-")
+	if err != nil {
+		return err
+	}
+	var spec build.Spec
+	if o.buildCmd != "" {
+		spec = build.Custom(o.buildCmd, o.buildOutput, o.src)
+	} else if spec, err = build.Default(det.Runtime.Language, o.src, platform, tmp); err != nil {
+		return usageError{err}
+	}
+	// The artifact replaces the running executable; without one running, it lands in --dest.
+	target := ""
+	if det.Process != nil {
+		target = runtime.ExecBinaryPath(*det.Process)
+	}
+	if target == "" {
+		target = path.Join(o.dest, filepath.Base(spec.Output))
+		if spec.Collect != "" {
+			target = path.Join(o.dest, filepath.Base(spec.Collect))
+		}
+	}
+	name := path.Base(target)
+	fmt.Fprintf(out, "kindling: building for %s with `%s`; the artifact replaces %s\n", platform, commandLine(spec), target)
+	p.local = &engine.Artifact{Spec: spec, Builder: build.Local{}, Language: det.Runtime.Language, Name: name, Out: out}
+	p.dest = path.Dir(target)
+	p.remoteExcluded = func(rel string, _ bool) bool { return rel != name }
+	return nil
+}
+
+func commandLine(spec build.Spec) string {
+	if len(spec.Command) == 3 && spec.Command[0] == "sh" && spec.Command[1] == "-c" {
+		return spec.Command[2]
+	}
+	line := ""
+	for i, a := range append(append([]string{}, spec.Env...), spec.Command...) {
+		if i > 0 {
+			line += " "
+		}
+		line += a
+	}
+	return line
+}
+
+// session names this kindling run on the Deployment it wraps.
+func session() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d", host, os.Getpid())
+}
+
+// fallback runs a signal reload and, the first time a server does not reload on its signal, switches to
+// the supervisor for good and says so once.
+type fallback struct {
+	out     io.Writer
+	mu      sync.Mutex
+	current restart.Strategy
+	wrapper func() restart.Strategy
+	wrapped bool
+}
+
+func (f *fallback) Name() string { return f.strategy().Name() }
+
+func (f *fallback) strategy() restart.Strategy {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.current
+}
+
+func (f *fallback) Prepare(ctx context.Context) error { return f.strategy().Prepare(ctx) }
+func (f *fallback) Restore(ctx context.Context) error { return f.strategy().Restore(ctx) }
+
+func (f *fallback) Reload(ctx context.Context, c transport.Execer) (restart.Result, error) {
+	res, err := f.strategy().Reload(ctx, c)
+	var noReload *restart.NoReloadError
+	if !errors.As(err, &noReload) {
+		return res, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.wrapped {
+		fmt.Fprintf(f.out, "kindling: %v; switching to the restart supervisor (the Deployment rolls out once)\n", err)
+		w := f.wrapper()
+		if err := w.Prepare(ctx); err != nil {
+			return restart.Result{}, err
+		}
+		f.current, f.wrapped = w, true
+	}
+	return restart.Result{Method: "supervisor", Note: "new pods are synced and started as they come up"}, nil
+}
+
+// reloader adapts a restart strategy to the engine.
+type reloader struct{ strategy restart.Strategy }
+
+func (r reloader) Reload(ctx context.Context, c transport.Execer) (string, error) {
+	res, err := r.strategy.Reload(ctx, c)
+	if err != nil {
+		return "", err
+	}
+	s := res.Method
+	switch res.Method {
+	case "restart":
+		s = "restarted"
+	case "none":
+		s = "no restart needed"
+	}
+	if res.ReadyAfter > 0 {
+		s += fmt.Sprintf(", serving after %s", res.ReadyAfter.Round(time.Millisecond))
+	}
+	return s, nil
+}
