@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The kindling demo: bring the local cluster up, deploy examples/hello-python, show its answer, edit a copy of
-# its source, run `kindling sync --restart --once` and show the changed answer.
+# its source, run `kindling sync --restart --once --keep` and show the changed answer.
 # Pods are reached only through `kubectl port-forward` on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -51,8 +51,8 @@ new="Hello from kindling, edited at $(date +%H:%M:%S)!"
 sed -i "s/^MESSAGE = .*/MESSAGE = \"$new\"/" "$work/greeting.py"
 say "edit a local copy ($work/greeting.py): MESSAGE = \"$new\""
 
-say "kindling sync -d hello -n $NS --src $work --dest /app --restart --once"
-go run ./cmd/kindling sync -d hello -n "$NS" --src "$work" --dest /app --restart --once
+say "kindling sync -d hello -n $NS --src $work --dest /app --restart --once --keep"
+go run ./cmd/kindling sync -d hello -n "$NS" --src "$work" --dest /app --restart --once --keep
 
 say "after"
 after=""
