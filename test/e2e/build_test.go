@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -17,7 +18,7 @@ var goApp = app{name: "goapp", dest: "/app", port: 8080,
 		"main.go":   "package main\n\nimport (\n\t\"fmt\"\n\t\"net/http\"\n)\n\nfunc main() {\n\thttp.HandleFunc(\"/\", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, \"go v1\") })\n\tpanic(http.ListenAndServe(\":8080\", nil))\n}\n",
 		"README.md": "not part of the build\n",
 	},
-	command: []string{"sh", "-c", "while [ ! -x /app/app ]; do sleep 0.2; done; exec /app/app"},
+	command: waitForFile("/app/app", "/app/app"),
 }
 
 // TestGoBuildSyncsTheBinary: kindling cross-compiles the Go app locally, syncs only the binary, restarts
@@ -79,3 +80,102 @@ func TestBareImageIsRefusedClearly(t *testing.T) {
 		t.Fatal("the Deployment was changed before the refusal")
 	}
 }
+
+// compiledApps are served by a binary (or jar) that kindling builds locally and syncs; each container
+// waits for its artifact, as a fresh image without the app would.
+var compiledApps = []struct {
+	app
+	language, artifact, edit string
+}{
+	{app: app{name: "capp", files: map[string]string{"server.c": cServer},
+		command: waitForFile("/app/app", "/app/app")}, language: "c", edit: "server.c"},
+	{app: app{name: "rustapp", files: map[string]string{"Cargo.toml": cargoToml, "src/main.rs": rustServer},
+		command: waitForFile("/app/rustapp", "/app/rustapp")}, language: "rust", edit: "src/main.rs"},
+	{app: app{name: "javaapp", files: map[string]string{"Server.java": javaServer},
+		command: waitForFile("/app/app.jar", "java", "-jar", "/app/app.jar")}, language: "java", edit: "Server.java"},
+}
+
+// waitForFile is a container command that waits for file, then runs argv.
+func waitForFile(file string, argv ...string) []string {
+	return append([]string{"sh", "-c", `while [ ! -f "$0" ]; do sleep 0.2; done; exec "$@"`, file}, argv...)
+}
+
+// TestCompiledLanguagesSyncTheArtifact: C (gcc), Rust (cargo) and Java (javac + jar) are built locally,
+// the artifact synced and the app restarted; the HTTP response shows each edit.
+func TestCompiledLanguagesSyncTheArtifact(t *testing.T) {
+	for _, tc := range compiledApps {
+		t.Run(tc.language, func(t *testing.T) {
+			ns := Namespace(t)
+			deploy := DeployApp(t, ns, SimpleDeployment(tc.name, RuntimesImage, "/", 0, tc.command...))
+			src := tc.source(t)
+			p := startKindling(t, "sync", "-d", deploy, "-n", ns, "--src", src, "--restart", "--language", tc.language, "--debounce", "100ms")
+			waitOutput(t, p, "watching")
+			WaitHTTPBody(t, ns, deploy, 8080, "/", tc.language+" v1", DefaultTimeout)
+			edit(t, src, tc.edit, "v1", "v2")
+			WaitHTTPBody(t, ns, deploy, 8080, "/", tc.language+" v2", 3*time.Minute)
+			p.Stop(t, syscall.SIGINT)
+		})
+	}
+}
+
+const cServer = `#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int main(void) {
+	int s = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(8080)};
+	if (bind(s, (struct sockaddr *)&a, sizeof a) || listen(s, 16)) { perror("listen"); return 1; }
+	const char *body = "c v1\n";
+	char resp[256], req[4096];
+	snprintf(resp, sizeof resp, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s", strlen(body), body);
+	for (;;) {
+		int c = accept(s, 0, 0);
+		if (c < 0) continue;
+		read(c, req, sizeof req);
+		write(c, resp, strlen(resp));
+		close(c);
+	}
+}
+`
+
+const cargoToml = `[package]
+name = "rustapp"
+version = "0.1.0"
+edition = "2021"
+`
+
+const rustServer = `use std::io::{Read, Write};
+use std::net::TcpListener;
+
+fn main() {
+    let listener = TcpListener::bind("0.0.0.0:8080").unwrap();
+    for stream in listener.incoming() {
+        let mut s = match stream { Ok(s) => s, Err(_) => continue };
+        let mut buf = [0u8; 4096];
+        let _ = s.read(&mut buf);
+        let body = "rust v1\n";
+        let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}", body.len(), body);
+    }
+}
+`
+
+const javaServer = `import com.sun.net.httpserver.HttpServer;
+import java.net.InetSocketAddress;
+
+public class Server {
+    public static void main(String[] args) throws Exception {
+        HttpServer server = HttpServer.create(new InetSocketAddress(8080), 0);
+        server.createContext("/", exchange -> {
+            byte[] body = "java v1\n".getBytes();
+            exchange.sendResponseHeaders(200, body.length);
+            exchange.getResponseBody().write(body);
+            exchange.close();
+        });
+        server.start();
+    }
+}
+`
