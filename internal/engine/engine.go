@@ -59,6 +59,8 @@ type Session struct {
 	local      plan.Tree
 	source     transport.Source
 	containers map[string]*containerState
+	// savedAt is when the change being flushed was first seen, zero when the flush is not for a save.
+	savedAt time.Time
 }
 
 type containerState struct {
@@ -116,6 +118,7 @@ func (s *Session) Watch(ctx context.Context, batches <-chan watch.Batch) error {
 				return nil
 			}
 			start := s.cfg.Clock.Now()
+			s.savedAt = b.First
 			paths := b.Paths
 			if b.Rescan {
 				paths = []string{""}
@@ -136,6 +139,7 @@ func (s *Session) Watch(ctx context.Context, batches <-chan watch.Batch) error {
 			start := s.cfg.Clock.Now()
 			err = s.flush(ctx, start, "retry")
 		}
+		s.savedAt = time.Time{}
 		if Fatal(err) {
 			return err
 		}
@@ -285,6 +289,9 @@ func (s *Session) summarize(ctx context.Context, start time.Time, label string, 
 	}
 	if len(reloads) > 0 {
 		line += "; " + reloads[0]
+		if !s.savedAt.IsZero() {
+			line += fmt.Sprintf("; save-to-serving %s", now.Sub(s.savedAt).Round(time.Millisecond))
+		}
 	}
 	fmt.Fprintln(s.cfg.Out, line)
 	if len(failures) > 0 {

@@ -176,7 +176,7 @@ func TestWatchSendsOnlyTheChangeAndSyncsNewContainersFully(t *testing.T) {
 	batches <- watch.Batch{} // taken only after the initial sync
 
 	writeFile(t, src, "app.py", "v2")
-	batches <- watch.Batch{Paths: []string{"app.py"}}
+	batches <- watch.Batch{Paths: []string{"app.py"}, First: time.Unix(0, 0).Add(-300 * time.Millisecond)}
 	b := &memContainer{name: "b", tree: plan.Tree{}}
 	targets.set(a, b)
 	batches <- watch.Batch{Rescan: true} // a no-op flush: proves the previous events were handled
@@ -194,6 +194,9 @@ func TestWatchSendsOnlyTheChangeAndSyncsNewContainersFully(t *testing.T) {
 		if d := plan.FirstDifference(c.tree, localTree(t, src)); d != "" {
 			t.Errorf("%s: %s", c.name, d)
 		}
+	}
+	if !strings.Contains(out.String(), "restarted; save-to-serving 300ms") {
+		t.Errorf("the line after a save does not give the save-to-serving time:\n%s", out.String())
 	}
 	if a.reloads != 2 || b.reloads != 1 {
 		t.Errorf("reloads a=%d b=%d, want 2 and 1", a.reloads, b.reloads)

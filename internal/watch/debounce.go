@@ -14,6 +14,8 @@ type Batch struct {
 	Paths []string
 	// Rescan means events were lost: the whole tree must be scanned again.
 	Rescan bool
+	// First is when the batch's first change was seen: a save, for the save-to-serving time.
+	First time.Time
 }
 
 // MaxWait is how long a steady stream of changes may hold back a batch, for a quiet period of quiet: a few
@@ -99,7 +101,7 @@ func (p *pending) batch() Batch {
 		paths = append(paths, path)
 	}
 	slices.Sort(paths)
-	return Batch{Paths: paths, Rescan: p.rescan}
+	return Batch{Paths: paths, Rescan: p.rescan, First: p.first}
 }
 
 // run owns all the state: timers only wake it up, they never touch the batch themselves.
