@@ -45,7 +45,7 @@ func testAppEnviron(extra ...string) []string {
 //	listen PORT [ignore-term] [spawn-holder] [crash-if FILE]  serve TCP on 127.0.0.1:PORT
 //	holder                                                    keep fd 3 (a listener) open, ignore TERM
 //	argv FILE ARG...                                          write ARG... to FILE, NUL-separated, then sleep
-//	master WORKERS [ignore-hup] [keep-workers-on-hup]         run WORKERS children; on HUP replace them
+//	master WORKERS [OPTION]                                   run WORKERS children; on HUP replace them
 //	worker                                                    sleep until killed
 func runTestApp(args []string) int {
 	mode, args := args[0], args[1:]
@@ -117,18 +117,24 @@ func testListen(args []string) int {
 	}
 }
 
-// testMaster behaves like a pre-fork server master (gunicorn, nginx): it keeps WORKERS children and, on
-// HUP, starts new ones and stops the old ones.
+// testMaster behaves like a pre-fork server master (gunicorn, nginx): it keeps WORKERS children and,
+// on HUP, starts new ones and stops the old ones, or does what its option says instead. It prints
+// "ready" once its signal handling is set up.
 func testMaster(args []string) int {
 	n, _ := strconv.Atoi(args[0])
-	opts := strings.Join(args[1:], " ")
+	option := ""
+	if len(args) > 1 {
+		option = args[1]
+	}
 	hup := make(chan os.Signal, 1)
-	if strings.Contains(opts, "ignore-hup") {
+	switch option {
+	case "ignore-hup":
 		signal.Ignore(syscall.SIGHUP)
-	} else {
+	case "die-on-hup": // the default action
+	default:
 		signal.Notify(hup, syscall.SIGHUP)
 	}
-	spawn := func() []*exec.Cmd {
+	spawn := func(n int) []*exec.Cmd {
 		var ws []*exec.Cmd
 		for range n {
 			w := exec.Command(os.Args[0], "worker")
@@ -140,17 +146,28 @@ func testMaster(args []string) int {
 		}
 		return ws
 	}
-	workers := spawn()
-	for range hup {
-		if strings.Contains(opts, "keep-workers-on-hup") {
-			continue
-		}
-		old := workers
-		time.Sleep(100 * time.Millisecond) // a reload takes a moment
-		workers = spawn()
-		for _, w := range old {
+	stop := func(ws []*exec.Cmd) {
+		for _, w := range ws {
 			w.Process.Kill()
 			w.Wait()
+		}
+	}
+	workers := spawn(n)
+	fmt.Println("ready")
+	for range hup {
+		time.Sleep(100 * time.Millisecond) // a reload takes a moment
+		switch option {
+		case "reexec-on-hup": // Puma in single mode: same PID, new threads
+			stop(workers)
+			syscall.Exec(os.Args[0], os.Args, os.Environ())
+		case "replace-one-on-hup":
+			first := workers[0]
+			workers = append(workers[1:], spawn(1)...)
+			stop([]*exec.Cmd{first})
+		default:
+			old := workers
+			workers = spawn(n)
+			stop(old)
 		}
 	}
 	return 0

@@ -46,59 +46,41 @@ func wholeSeconds(d time.Duration) string {
 	return strconv.FormatInt(max(s, 1), 10)
 }
 
-// restartOutcome is the one line the client mode prints.
-type restartOutcome struct {
-	PID        int
-	Generation int
-	Ready      time.Duration
-	Crashed    bool
-	Status     int    // exit status of a crashed app
-	Timeout    string // what it was still waiting for, when it timed out
+// scriptLine is the one line a mode of the supervisor script prints: a word, then key=value fields, as
+// in "restarted pid=57 generation=3 ready_ms=120".
+type scriptLine struct {
+	text   string
+	word   string
+	fields map[string]string
 }
 
-// parseRestartOutput reads the client's line: "restarted pid=P generation=G ready_ms=MS",
-// "crashed status=N" or "timeout ...".
-func parseRestartOutput(out string) (restartOutcome, error) {
-	line := strings.TrimSpace(out)
-	if i := strings.LastIndexByte(line, '\n'); i >= 0 {
-		line = line[i+1:]
+// lastLine parses the last line of a script's output.
+func lastLine(out string) scriptLine {
+	text := strings.TrimSpace(out)
+	if i := strings.LastIndexByte(text, '\n'); i >= 0 {
+		text = text[i+1:]
 	}
-	word, rest, _ := strings.Cut(line, " ")
-	fields := map[string]string{}
+	word, rest, _ := strings.Cut(text, " ")
+	l := scriptLine{text: text, word: word, fields: map[string]string{}}
 	for _, f := range strings.Fields(rest) {
 		if k, v, ok := strings.Cut(f, "="); ok {
-			fields[k] = v
+			l.fields[k] = v
 		}
 	}
-	num := func(key string) (int, error) {
-		n, err := strconv.Atoi(fields[key])
-		if err != nil {
-			return 0, fmt.Errorf("supervisor answered %q: no number in %s", line, key)
-		}
-		return n, nil
+	return l
+}
+
+// number reads a numeric field.
+func (l scriptLine) number(key string) (int, error) {
+	n, err := strconv.Atoi(l.fields[key])
+	if err != nil {
+		return 0, fmt.Errorf("script answered %q: no number in %s", l.text, key)
 	}
-	var o restartOutcome
-	var err error
-	switch word {
-	case "restarted":
-		var ms int
-		if o.PID, err = num("pid"); err != nil {
-			return o, err
-		}
-		if o.Generation, err = num("generation"); err != nil {
-			return o, err
-		}
-		if ms, err = num("ready_ms"); err != nil {
-			return o, err
-		}
-		o.Ready = time.Duration(ms) * time.Millisecond
-	case "crashed":
-		o.Crashed = true
-		o.Status, err = num("status")
-	case "timeout":
-		o.Timeout = rest
-	default:
-		err = fmt.Errorf("supervisor answered %q, not restarted/crashed/timeout", line)
-	}
-	return o, err
+	return n, nil
+}
+
+// millis reads a field of milliseconds.
+func (l scriptLine) millis(key string) (time.Duration, error) {
+	n, err := l.number(key)
+	return time.Duration(n) * time.Millisecond, err
 }

@@ -9,6 +9,12 @@
 #       Ask the supervisor for a restart and wait until the new app runs (and listens on PORT).
 #       Prints one line: "restarted pid=P generation=G ready_ms=MS", "crashed status=N" or "timeout ...".
 #   kindling-supervisor status [--state-dir DIR]
+#   kindling-supervisor signal PID SIGNAL TIMEOUT
+#       Send a server's reload signal to its master PID and watch its workers (its children, or its
+#       threads when it has none) until every old one is replaced. Needs no supervisor; kindling runs it
+#       as `sh -c "$script" kindling-reload signal ...`. Prints "reloaded workers=N ms=MS",
+#       "partial new=N remaining=K ms=MS" (time is up but the reload is under way), "ignored workers=N",
+#       "gone" (the master exited or was replaced) or "nomaster".
 #
 # The state directory holds "pid" (the supervisor's PID), "state" ("GENERATION STATE [DETAIL]", where
 # STATE is held, running PID, restarting or crashed STATUS) and "request" (see request_pending).
@@ -83,6 +89,29 @@ await_group_exit() {
 	done
 }
 
+# app_running: the child has left this shell for its own program. Between fork and exec it is a copy
+# of this shell whose traps would swallow a TERM. With setsid, leading its own process group shows that
+# it got past exec; without setsid there is no telling, and it counts as running.
+# It runs in the stop trap too, so its variables are its own.
+app_running() {
+	[ -n "$has_setsid" ] || return 0
+	{ read -r _app_stat <"/proc/$child/stat"; } 2>/dev/null || return 0
+	set -- ${_app_stat##*") "}
+	[ "$1" = Z ] || [ "$3" = "$child" ]
+}
+
+# await_app_running waits, at most two seconds, until the child can take a signal.
+await_app_running() {
+	now_cs
+	_app_deadline=$((now + 200))
+	until app_running; do
+		now_cs
+		[ "$now" -lt "$_app_deadline" ] || return 0
+		sleep "$tick"
+	done
+}
+
+# start_app starts the app unless a stop is pending; the main loop forwards a stop that comes later.
 start_app() {
 	[ -z "$stopping" ] || return 0
 	gen=$((gen + 1))
@@ -90,13 +119,12 @@ start_app() {
 	exec $launcher "$@" 0<&3 3<&- &
 	child=$!
 	set_state "$gen running $child"
-	# A stop signal that came between the fork and the line above found no child to forward to.
-	[ -z "$stopping" ] || signal_group "$stopping" "$child"
 }
 
 # stop_app ends the whole group, so that no old process keeps the port: TERM, then KILL after the grace.
 stop_app() {
 	[ -n "$child" ] || return 0
+	await_app_running
 	signal_group TERM "$child"
 	if ! await_group_exit "$grace"; then
 		signal_group KILL "$child"
@@ -128,24 +156,34 @@ request_pending() {
 }
 
 # idle SECONDS: sleeps until a signal arrives or SECONDS pass. The trap handlers kill the sleeper, and a
-# flag set before the sleeper existed is checked here, so no signal is missed.
+# flag set before the sleeper existed is checked here, so no signal is missed. The sleeper gets KILL: a
+# TERM could reach it before its exec, where this shell's trap would swallow it.
 idle() {
 	sleep "$1" 3<&- &
 	sleeper=$!
 	[ -n "$requested$stopping" ] || wait "$sleeper"
-	kill "$sleeper" 2>/dev/null
+	kill -KILL "$sleeper" 2>/dev/null
 	wait "$sleeper" 2>/dev/null
 	sleeper=
 }
 
-wake() { [ -z "$sleeper" ] || kill "$sleeper" 2>/dev/null; }
+wake() { [ -z "$sleeper" ] || kill -KILL "$sleeper" 2>/dev/null; }
 
-# stop SIG: a stop signal for the supervisor is forwarded at once, wherever the main loop is.
+# stop SIG: a stop signal for the supervisor goes to the app at once, wherever the main loop is (it may
+# be about to block in wait), as soon as the app can take it. With no app yet, the main loop forwards it
+# once there is one.
 stop() {
 	stopping=$1
 	[ "$1" = TERM ] || [ -n "$resets_signals" ] || stopping=TERM
-	[ -z "$child" ] || signal_group "$stopping" "$child"
+	[ -z "$child" ] || forward_stop
 	wake
+}
+
+forward_stop() {
+	[ -z "$forwarded" ] || return 0
+	await_app_running
+	signal_group "$stopping" "$child"
+	forwarded=1
 }
 
 supervise() {
@@ -174,9 +212,9 @@ supervise() {
 	# No job control without a tty, so sh starts background jobs in its own process group and with
 	# SIGINT and SIGQUIT ignored. setsid gives the app its own group; env --default-signal (GNU
 	# coreutils) undoes the ignoring where it exists. Without it, INT and QUIT are forwarded as TERM.
-	launcher= resets_signals=
+	launcher= resets_signals= has_setsid=
 	if command -v setsid >/dev/null 2>&1; then
-		launcher=setsid
+		launcher=setsid has_setsid=1
 	else
 		say "setsid not found: a restart stops only the app's own process, not processes it started"
 	fi
@@ -187,7 +225,7 @@ supervise() {
 	# A background job's stdin is /dev/null: keep the container's for the app.
 	if [ -e "/proc/$$/fd/0" ]; then exec 3<&0; else exec 3</dev/null; fi
 
-	gen=0 child= sleeper= requested= stopping= last_status=0
+	gen=0 child= sleeper= requested= stopping= forwarded= last_status=0
 	trap 'requested=1; wake' USR1
 	trap 'stop TERM' TERM
 	trap 'stop INT' INT
@@ -203,6 +241,7 @@ supervise() {
 
 	while :; do
 		if [ -n "$stopping" ]; then
+			[ -z "$child" ] || forward_stop
 			while [ -n "$child" ]; do
 				wait "$child"
 				child_gone $?
@@ -309,6 +348,86 @@ request_restart() {
 	echo "restarted pid=$app_pid generation=$app_gen ready_ms=$(((now - started) * 10))"
 }
 
+# ---- reload signal -----------------------------------------------------------------------------------
+
+# master_started sets started to the start time of $pid (field 22 of its stat); fails when it is gone.
+master_started() {
+	{ read -r _line <"/proc/$pid/stat"; } 2>/dev/null || return 1
+	set -- ${_line##*") "}
+	case $1 in Z | X) return 1 ;; esac
+	started=${20}
+}
+
+# list_workers sets workers to " PID PID ... ": the master's live children, or, when it has none, its
+# threads other than itself (Puma in single mode re-executes itself on USR2: same PID, new threads).
+list_workers() {
+	workers=" "
+	for _stat in /proc/[0-9]*/stat; do
+		{ read -r _line <"$_stat"; } 2>/dev/null || continue
+		set -- ${_line##*") "}
+		case $1 in Z | X) continue ;; esac
+		[ "$2" != "$pid" ] || workers="$workers${_line%% *} "
+	done
+	[ "$workers" = " " ] || return 0
+	for _task in /proc/"$pid"/task/[0-9]*; do
+		[ "${_task##*/}" = "$pid" ] || workers="$workers${_task##*/} "
+	done
+}
+
+# compare_workers lists the workers and counts the old ones (total), those still there (remaining) and
+# the new ones.
+compare_workers() {
+	list_workers
+	total=0 remaining=0 new=0
+	for w in $old; do
+		total=$((total + 1))
+		case $workers in *" $w "*) remaining=$((remaining + 1)) ;; esac
+	done
+	for w in $workers; do
+		case $old in *" $w "*) ;; *) new=$((new + 1)) ;; esac
+	done
+}
+
+reload_signal() {
+	[ $# -eq 3 ] || die "usage: $me signal PID SIGNAL TIMEOUT"
+	pid=$1 sig=$2
+	need_int PID "$pid"
+	need_int TIMEOUT "$3"
+	if ! master_started; then
+		echo nomaster
+		exit 2
+	fi
+	first_start=$started
+	list_workers
+	old=$workers
+	kill -"$sig" "$pid" || exit 2
+	now_cs
+	began=$now deadline=$((now + $3 * 100))
+	while :; do
+		sleep "$tick"
+		now_cs
+		if ! master_started || [ "$started" != "$first_start" ]; then
+			echo gone
+			exit 1
+		fi
+		compare_workers
+		if [ "$remaining" -eq 0 ] && [ "$new" -gt 0 ]; then
+			# A listing is no snapshot: workers started while it ran can be missing. Count again.
+			ready_ms=$(((now - began) * 10))
+			compare_workers
+			echo "reloaded workers=$new ms=$ready_ms"
+			exit 0
+		fi
+		[ "$now" -ge "$deadline" ] || continue
+		if [ "$new" -gt 0 ] || [ "$remaining" -lt "$total" ]; then
+			echo "partial new=$new remaining=$remaining ms=$(((now - began) * 10))"
+			exit 0
+		fi
+		echo "ignored workers=$total"
+		exit 1
+	done
+}
+
 show_status() {
 	case $#:$1 in
 	0:) ;;
@@ -329,5 +448,6 @@ case $mode in
 run) supervise "$@" ;;
 restart) request_restart "$@" ;;
 status) show_status "$@" ;;
-*) die "usage: $me run|restart|status ... (see the comment at the top of this script)" ;;
+signal) reload_signal "$@" ;;
+*) die "usage: $me run|restart|status|signal ... (see the comment at the top of this script)" ;;
 esac

@@ -171,15 +171,20 @@ func (s *testSupervisor) client(args ...string) (string, int) {
 	return strings.TrimSpace(string(out)), code
 }
 
+// restarted is a successful restart as the client reported it.
+type restarted struct{ pid, generation int }
+
 // restart asks for a restart and fails the test unless it succeeded.
-func (s *testSupervisor) restart(args ...string) restartOutcome {
+func (s *testSupervisor) restart(args ...string) restarted {
 	s.t.Helper()
 	out, code := s.client(append([]string{"restart", "--timeout", "10"}, args...)...)
-	o, err := parseRestartOutput(out)
-	if err != nil || code != 0 || o.PID == 0 {
-		s.t.Fatalf("restart: exit %d, output %q, %v; supervisor stderr: %s", code, out, err, s.log())
+	l := lastLine(out)
+	pid, err := l.number("pid")
+	gen, err2 := l.number("generation")
+	if _, err3 := l.millis("ready_ms"); l.word != "restarted" || code != 0 || errors.Join(err, err2, err3) != nil {
+		s.t.Fatalf("restart: exit %d, output %q; supervisor stderr: %s", code, out, s.log())
 	}
-	return o
+	return restarted{pid, gen}
 }
 
 func (s *testSupervisor) waitFor(what string, cond func() bool) {
@@ -272,7 +277,7 @@ func TestSupervisorRestartsTheAppAndItsPort(t *testing.T) {
 			for gen := 2; gen <= 4; gen++ {
 				old := s.appPID()
 				o := s.restart("--wait-port", port)
-				if o.Generation != gen || o.PID == old || o.PID != s.appPID() {
+				if o.generation != gen || o.pid == old || o.pid != s.appPID() {
 					t.Fatalf("restart %d: %+v, old pid %d, state pid %d", gen, o, old, s.appPID())
 				}
 				if members := liveGroupMembers(t, old); alive(old) || len(members) > 0 {
@@ -308,7 +313,7 @@ func TestSupervisorKillsTheWholeGroupWithEscalation(t *testing.T) {
 			if members := liveGroupMembers(t, old); len(members) > 0 {
 				t.Fatalf("old group %d still has live members %v", old, members)
 			}
-			if o.PID == old || !listening(port) {
+			if o.pid == old || !listening(port) {
 				t.Fatalf("restart %+v (old pid %d): port %s listening=%v", o, old, port, listening(port))
 			}
 		})
@@ -342,7 +347,7 @@ func TestSupervisorReportsACrashOnceAndWaits(t *testing.T) {
 			if err := os.Remove(crash); err != nil {
 				t.Fatal(err)
 			}
-			if o := s.restart("--wait-port", port); o.Generation != 3 {
+			if o := s.restart("--wait-port", port); o.generation != 3 {
 				t.Fatalf("restart after the fix: %+v, want generation 3", o)
 			}
 		})
@@ -378,6 +383,34 @@ func TestSupervisorForwardsStopSignals(t *testing.T) {
 	}
 }
 
+// Right after the fork, the app's process is still a copy of the supervisor shell, whose TERM trap would
+// swallow the signal and leave the app running: a stop or restart that early must still reach the app.
+func TestSupervisorStopsAnAppThatHasJustStarted(t *testing.T) {
+	for _, sh := range testShells(t) {
+		t.Run(sh.name+"/stop", func(t *testing.T) {
+			for range 10 {
+				s := startSupervisor(t, sh, nil, testApp(t, "worker"))
+				s.cmd.Process.Signal(syscall.SIGTERM)
+				s.waitExit(3 * time.Second)
+			}
+		})
+		t.Run(sh.name+"/restart", func(t *testing.T) {
+			s := startSupervisor(t, sh, []string{"--grace", "10"}, testApp(t, "worker"))
+			for gen := 1; gen <= 10; gen++ {
+				if err := os.WriteFile(filepath.Join(s.dir, "request"), []byte(strconv.Itoa(gen)), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				start := time.Now()
+				s.cmd.Process.Signal(syscall.SIGUSR1)
+				s.waitFor("the next generation", func() bool { g, st, _, _ := s.state(); return g == gen+1 && st == "running" })
+				if took := time.Since(start); took > 3*time.Second {
+					t.Fatalf("restart %d took %v: the app missed its TERM and waited for the 10s grace", gen, took)
+				}
+			}
+		})
+	}
+}
+
 func TestSupervisorHoldsTheFirstStart(t *testing.T) {
 	for _, sh := range testShells(t) {
 		t.Run(sh.name+"/until a restart request", func(t *testing.T) {
@@ -390,7 +423,7 @@ func TestSupervisorHoldsTheFirstStart(t *testing.T) {
 			if _, err := os.Stat(started); err == nil {
 				t.Fatal("the app started while held")
 			}
-			if o := s.restart(); o.Generation != 1 {
+			if o := s.restart(); o.generation != 1 {
 				t.Fatalf("first restart: %+v, want generation 1", o)
 			}
 			s.waitFor("the app to start", func() bool { _, err := os.Stat(started); return err == nil })
