@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kindling-dev/kindling/internal/runtime"
 )
 
 //go:embed supervisor.sh
@@ -19,11 +21,9 @@ func SupervisorScript() string { return supervisorScript }
 // projects a pod-template annotation, so no image change is needed; its state lives in an emptyDir,
 // which is writable even under readOnlyRootFilesystem.
 const (
-	// SupervisorMarker is the basename of the script in the container, the mark runtime detection
-	// recognises in a process table.
-	SupervisorMarker = "kindling-supervisor"
-	// SupervisorPath is the script in the wrapped container.
-	SupervisorPath = supervisorDir + "/" + SupervisorMarker
+	// SupervisorPath is the script in the wrapped container. Its basename is the mark by which runtime
+	// detection recognises the supervisor in a process table.
+	SupervisorPath = supervisorDir + "/" + runtime.SupervisorMarker
 	// StateDir holds the supervisor's pid, state and request files in the wrapped container.
 	StateDir = "/.kindling/state"
 

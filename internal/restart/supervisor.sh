@@ -9,6 +9,7 @@
 #       Ask the supervisor for a restart and wait until the new app runs (and listens on PORT).
 #       Prints one line: "restarted pid=P generation=G ready_ms=MS", "crashed status=N" or "timeout ...".
 #   kindling-supervisor status [--state-dir DIR]
+#       Print the generation and state of the app in one line.
 #   kindling-supervisor signal PID SIGNAL TIMEOUT
 #       Send a server's reload signal to its master PID and watch its workers (its children, or its
 #       threads when it has none) until every old one is replaced. Needs no supervisor; kindling runs it
@@ -48,7 +49,7 @@ set_state() { printf '%s\n' "$*" >"$state_dir/state"; }
 
 # read_state sets s_gen, s_state and s_detail; it fails while the file is missing or being rewritten.
 read_state() {
-	s_gen= s_state= s_detail=
+	s_gen='' s_state='' s_detail=''
 	{ read -r s_gen s_state s_detail <"$state_dir/state"; } 2>/dev/null
 	case $s_gen in '' | *[!0-9]*) return 1 ;; esac
 }
@@ -71,6 +72,7 @@ group_alive() {
 	for _stat in /proc/[0-9]*/stat; do
 		{ read -r _line <"$_stat"; } 2>/dev/null || continue
 		# After "PID (COMM) " come state, ppid and pgrp; COMM may hold spaces and parentheses.
+		# shellcheck disable=SC2086 # split the fields
 		set -- ${_line##*") "}
 		case $1 in Z | X) continue ;; esac
 		[ "$3" != "$child" ] || return 0
@@ -96,6 +98,7 @@ await_group_exit() {
 app_running() {
 	[ -n "$has_setsid" ] || return 0
 	{ read -r _app_stat <"/proc/$child/stat"; } 2>/dev/null || return 0
+	# shellcheck disable=SC2086 # split the fields
 	set -- ${_app_stat##*") "}
 	[ "$1" = Z ] || [ "$3" = "$child" ]
 }
@@ -205,14 +208,15 @@ supervise() {
 	done
 	[ $# -gt 0 ] || die "run: no command after --"
 
-	mkdir -p "$state_dir" 2>/dev/null && printf '%s\n' $$ >"$state_dir/pid" ||
+	if ! { mkdir -p "$state_dir" && printf '%s\n' $$ >"$state_dir/pid"; } 2>/dev/null; then
 		die "cannot write to state directory $state_dir; pass --state-dir with a writable directory"
+	fi
 	: >"$state_dir/request"
 
 	# No job control without a tty, so sh starts background jobs in its own process group and with
 	# SIGINT and SIGQUIT ignored. setsid gives the app its own group; env --default-signal (GNU
 	# coreutils) undoes the ignoring where it exists. Without it, INT and QUIT are forwarded as TERM.
-	launcher= resets_signals= has_setsid=
+	launcher='' resets_signals='' has_setsid=''
 	if command -v setsid >/dev/null 2>&1; then
 		launcher=setsid has_setsid=1
 	else
@@ -225,7 +229,7 @@ supervise() {
 	# A background job's stdin is /dev/null: keep the container's for the app.
 	if [ -e "/proc/$$/fd/0" ]; then exec 3<&0; else exec 3</dev/null; fi
 
-	gen=0 child= sleeper= requested= stopping= forwarded= last_status=0
+	gen=0 child='' sleeper='' requested='' stopping='' forwarded='' last_status=0
 	trap 'requested=1; wake' USR1
 	trap 'stop TERM' TERM
 	trap 'stop INT' INT
@@ -353,6 +357,7 @@ request_restart() {
 # master_started sets started to the start time of $pid (field 22 of its stat); fails when it is gone.
 master_started() {
 	{ read -r _line <"/proc/$pid/stat"; } 2>/dev/null || return 1
+	# shellcheck disable=SC2086 # split the fields
 	set -- ${_line##*") "}
 	case $1 in Z | X) return 1 ;; esac
 	started=${20}
@@ -364,6 +369,7 @@ list_workers() {
 	workers=" "
 	for _stat in /proc/[0-9]*/stat; do
 		{ read -r _line <"$_stat"; } 2>/dev/null || continue
+		# shellcheck disable=SC2086 # split the fields
 		set -- ${_line##*") "}
 		case $1 in Z | X) continue ;; esac
 		[ "$2" != "$pid" ] || workers="$workers${_line%% *} "

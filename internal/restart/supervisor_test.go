@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kindling-dev/kindling/internal/runtime"
 )
 
 // testShell is a POSIX sh the supervisor must work under, with the tools it finds on PATH.
@@ -61,7 +63,7 @@ type testSupervisor struct {
 
 func writeScript(t *testing.T) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), SupervisorMarker)
+	path := filepath.Join(t.TempDir(), runtime.SupervisorMarker)
 	if err := os.WriteFile(path, []byte(SupervisorScript()), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
+
+	"github.com/kindling-dev/kindling/internal/runtime"
 )
 
 const (
@@ -67,7 +69,7 @@ func Wrap(tpl *corev1.PodTemplateSpec, container string, procArgv []string, hold
 	mode := int32(0o755)
 	tpl.Spec.Volumes = setVolume(tpl.Spec.Volumes, corev1.Volume{Name: scriptVolume, VolumeSource: corev1.VolumeSource{
 		DownwardAPI: &corev1.DownwardAPIVolumeSource{Items: []corev1.DownwardAPIVolumeFile{{
-			Path:     SupervisorMarker,
+			Path:     runtime.SupervisorMarker,
 			FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.annotations['" + AnnotationSupervisor + "']"},
 			Mode:     &mode,
 		}}},
@@ -146,7 +148,7 @@ func appArgv(c *corev1.Container, procArgv []string) ([]string, error) {
 	}
 	// A pod that still runs under the supervisor (one not yet replaced after a restore) shows it in the
 	// process table: its app is what follows the "--".
-	if len(procArgv) > 2 && (path.Base(procArgv[0]) == SupervisorMarker || path.Base(procArgv[1]) == SupervisorMarker) {
+	if len(procArgv) > 2 && (path.Base(procArgv[0]) == runtime.SupervisorMarker || path.Base(procArgv[1]) == runtime.SupervisorMarker) {
 		if i := slices.Index(procArgv, "--"); i >= 0 {
 			procArgv = procArgv[i+1:]
 		}

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/kindling-dev/kindling/internal/runtime"
 	"github.com/kindling-dev/kindling/internal/transport"
 )
 
@@ -80,7 +81,7 @@ func (w *Wrapper) Reload(ctx context.Context, c transport.Execer) (Result, error
 		}
 		return Result{}, fmt.Errorf("%s: the supervisor did not restart the app within %v (%s)", c.Target(), timeout, l.text)
 	}
-	return Result{}, fmt.Errorf("%s: %s restart failed (%v): %s", c.Target(), SupervisorMarker, execErr,
+	return Result{}, fmt.Errorf("%s: %s restart failed (%v): %s", c.Target(), runtime.SupervisorMarker, execErr,
 		strings.TrimSpace(stderr.String()+" "+stdout.String()))
 }
 
