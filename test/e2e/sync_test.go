@@ -59,7 +59,7 @@ func startKindling(t *testing.T, args ...string) *syncProc {
 				_ = p.cmd.Process.Kill()
 			}
 		}
-		if t.Failed() {
+		if t.Failed() || testing.Verbose() {
 			t.Logf("kindling output:\n%s", p.Output())
 		}
 	})
