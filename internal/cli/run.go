@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -83,6 +84,9 @@ func runSync(ctx context.Context, out io.Writer, o syncOptions) (err error) {
 	remoteExcluded := matcher.Excluded
 	if o.restart {
 		rp, err := planRestart(ctx, out, o, client, d, targets)
+		if rp != nil && rp.buildDir != "" {
+			defer os.RemoveAll(rp.buildDir)
+		}
 		if err != nil {
 			return err
 		}

@@ -35,6 +35,8 @@ type restartPlan struct {
 	local          engine.Local
 	dest           string
 	remoteExcluded plan.Excluded
+	// buildDir holds this session's build artifacts; the caller removes it.
+	buildDir string
 }
 
 // planRestart detects the runtime in a running pod of the Deployment and builds the strategy for it.
@@ -96,7 +98,7 @@ func planRestart(ctx context.Context, out io.Writer, o syncOptions, client *kube
 	case runtime.Build:
 		p.strategy = wrapper()
 		if err := p.planBuild(ctx, out, o, client, det, pods); err != nil {
-			return nil, err
+			return p, err
 		}
 	}
 	return p, nil
@@ -117,6 +119,7 @@ func (p *restartPlan) planBuild(ctx context.Context, out io.Writer, o syncOption
 	if err != nil {
 		return err
 	}
+	p.buildDir = tmp
 	var spec build.Spec
 	if o.buildCmd != "" {
 		spec = build.Custom(o.buildCmd, o.buildOutput, o.src)
