@@ -260,7 +260,7 @@ func (p *kindlingProc) stop(t *testing.T) {
 var syncLine = regexp.MustCompile(`(\d+) written, (\d+) deleted \(([\d.]+) (B|KB|MB)\) → (\d+)/(\d+) pods in ([0-9.]+[µnm]?s)`)
 
 // startedWatching matches kindling's line once its initial sync is done and it is watching.
-var startedWatching = regexp.MustCompile(`\[initial sync\]|watching`)
+var startedWatching = regexp.MustCompile(`watching for changes`)
 
 // syncReport is what one sync line says.
 type syncReport struct {
@@ -348,7 +348,7 @@ def http_state(port, path):
         if r.status != 200:
             return "status-%d" % r.status
         return (body.strip().splitlines() or [""])[0]
-    except OSError:
+    except (OSError, http.client.HTTPException):
         return "down"
 def file_state(path):
     try:

@@ -1,0 +1,251 @@
+//go:build e2e && bench
+
+package bench
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kindling-dev/kindling/test/e2e"
+)
+
+// saves is the number of measured edits per row.
+const saves = 20
+
+// latencyApp is an app of figure 1: its one source file, rewritten for every edit with a new version
+// marker that its HTTP answer shows.
+type latencyApp struct {
+	name   string
+	file   string
+	dir    string // --dest
+	port   int
+	path   string
+	source func(marker string) string
+	// argv is how the user's Deployment runs the app; loop is the baseline's, which restarts it when
+	// killed; kill is the baseline's restart, run with kubectl exec.
+	argv, loop, kill []string
+	// floor is the pollerScript-like mode of floorScript: "kill" the app (a new process answers) or "hup"
+	// the server (new workers answer).
+	floor string
+}
+
+var latencyApps = []latencyApp{
+	{
+		name: "python", file: "server.py", dir: "/app", port: 8080, path: "/",
+		source: func(marker string) string { return strings.Replace(pythonSource, "MARKER", marker, 1) },
+		argv:   []string{"python3", "/app/server.py"},
+		loop:   []string{"sh", "-c", "while :; do python3 /app/server.py; done"},
+		kill:   []string{"pkill", "-f", "^python3 /app/server.py"},
+		floor:  "kill",
+	},
+	{
+		name: "node", file: "server.js", dir: "/app", port: 8080, path: "/",
+		source: func(marker string) string { return strings.Replace(nodeSource, "MARKER", marker, 1) },
+		argv:   []string{"node", "/app/server.js"},
+		loop:   []string{"sh", "-c", "while :; do node /app/server.js; done"},
+		kill:   []string{"pkill", "-f", "^node /app/server.js"},
+		floor:  "kill",
+	},
+	{
+		name: "nginx", file: "index.html", dir: "/var/www/html", port: 80, path: "/index.html",
+		source: func(marker string) string { return "<p>nginx " + marker + "</p>\n" },
+		argv:   []string{"nginx", "-g", "daemon off;"},
+		loop:   []string{"nginx", "-g", "daemon off;"},
+		kill:   []string{"kill", "-HUP", "1"},
+		floor:  "hup",
+	},
+}
+
+const pythonSource = `import os
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+VERSION = "MARKER"
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = ("python %s pid=%d\n" % (VERSION, os.getpid())).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+HTTPServer(("0.0.0.0", 8080), Handler).serve_forever()
+`
+
+const nodeSource = "const version = 'MARKER';\n" +
+	"require('http').createServer((req, res) => res.end(`node ${version} pid=${process.pid}\\n`)).listen(8080);\n"
+
+// marker is the version string of edit n; brackets keep "[v1]" from matching "[v10]".
+func marker(n int) string { return fmt.Sprintf("[v%d]", n) }
+
+// TestSaveToServing measures figure 1 per app: the floor, the baseline, and kindling at two debounces.
+func TestSaveToServing(t *testing.T) {
+	for _, a := range latencyApps {
+		t.Run(a.name, func(t *testing.T) {
+			floor, baseline := a.measureBaseline(t)
+			p50, p95 := percentile(baseline, 50), percentile(baseline, 95)
+			for _, debounce := range []time.Duration{100 * time.Millisecond, 500 * time.Millisecond} {
+				got, reported := a.measureKindling(t, debounce)
+				k50 := percentile(got, 50)
+				row := result{figure: 1,
+					measure:  fmt.Sprintf("save → serving, %s, --debounce %v: p50 / p95 (floor %s)", a.name, debounce, ms(floor)),
+					kindling: fmt.Sprintf("%s / %s (kindling says %s)", ms(k50), ms(percentile(got, 95)), ms(percentile(reported, 50))),
+					baseline: fmt.Sprintf("%s / %s", ms(p50), ms(p95)),
+				}
+				if a.name != "nginx" {
+					limit := debounce + 250*time.Millisecond
+					row.target, row.met = "p50 ≤ "+ms(limit), verdict(k50 <= limit)
+				}
+				record(t, row)
+			}
+		})
+	}
+}
+
+// deploy runs the app with argv, its first version seeded from a ConfigMap.
+func (a latencyApp) deploy(t *testing.T, ns string, argv []string) (deploy, pod string) {
+	t.Helper()
+	w := workload{name: a.name, dir: a.dir, files: map[string]string{a.file: a.source(marker(0))}, port: a.port, argv: argv}
+	deploy = w.deploy(t, ns)
+	return deploy, e2e.Pod(t, ns, deploy)
+}
+
+// measureBaseline times `kubectl cp` + `kubectl exec … kill` per edit, against the app restarted by a
+// shell loop, and the floor: the app's own restart, timed inside that container.
+func (a latencyApp) measureBaseline(t *testing.T) (floor time.Duration, latencies []time.Duration) {
+	ns := e2e.Namespace(t)
+	_, pod := a.deploy(t, ns, a.loop)
+	floor = a.measureFloor(t, ns, pod)
+
+	local := filepath.Join(t.TempDir(), a.file)
+	remote := ns + "/" + pod + ":" + a.dir + "/" + a.file
+	p := startPoller(t, ns, pod, "http", fmt.Sprint(a.port), a.path)
+	p.waitFor(t, marker(0), time.Minute)
+	for n := 1; n <= saves; n++ {
+		start := writeSource(t, local, a.source(marker(n)))
+		kubectl(t, nil, "cp", local, remote, "-c", "app")
+		kubectl(t, nil, append([]string{"exec", "-n", ns, pod, "-c", "app", "--"}, a.kill...)...)
+		latencies = append(latencies, p.waitFor(t, marker(n), time.Minute).at.Sub(start))
+	}
+	return floor, latencies
+}
+
+// floorScript restarts the app n times inside its container and prints the median time from the kill
+// (mode "kill": SIGTERM to the process that answered; "hup": SIGHUP to the server, PID 1) until a new
+// process answers, in seconds.
+const floorScript = `import os, re, signal, sys, time, http.client
+mode, port, path, n = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+def get():
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        c.request("GET", path)
+        r = c.getresponse()
+        body = r.read().decode(errors="replace")
+        c.close()
+        return body if r.status == 200 else None
+    except (OSError, http.client.HTTPException):
+        return None
+def workers():
+    pids = set()
+    for p in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/stat" % p) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if fields[1] == "1":
+                pids.add(p)
+        except (OSError, IndexError):
+            pass
+    return pids
+times = []
+for _ in range(n):
+    while get() is None:
+        time.sleep(0.005)
+    if mode == "kill":
+        pid = int(re.search(r"pid=(\d+)", get()).group(1))
+        start = time.time()
+        os.kill(pid, signal.SIGTERM)
+        while True:
+            body = get()
+            if body and "pid=%d" % pid not in body:
+                break
+            time.sleep(0.002)
+    else:
+        old = workers()
+        start = time.time()
+        os.kill(1, signal.SIGHUP)
+        while True:
+            now = workers()
+            if now and not (now & old) and get():
+                break
+            time.sleep(0.002)
+    times.append(time.time() - start)
+times.sort()
+print(times[(len(times) + 1) // 2 - 1])
+`
+
+func (a latencyApp) measureFloor(t *testing.T, ns, pod string) time.Duration {
+	t.Helper()
+	out := e2e.MustExec(t, ns, pod, "app", "python3", "-c", floorScript, a.floor, fmt.Sprint(a.port), a.path, fmt.Sprint(saves))
+	d, err := time.ParseDuration(strings.TrimSpace(out) + "s")
+	if err != nil {
+		t.Fatalf("floor script printed %q", out)
+	}
+	return d
+}
+
+// savedToServing matches the save-to-serving time kindling prints on a sync line after a reload.
+var savedToServing = regexp.MustCompile(`save-to-serving ([0-9.]+[µnm]?s)`)
+
+// measureKindling times kindling sync --restart in watch mode per edit, and collects what kindling itself
+// reports as the save-to-serving time.
+func (a latencyApp) measureKindling(t *testing.T, debounce time.Duration) (latencies, reported []time.Duration) {
+	ns := e2e.Namespace(t)
+	deploy, _ := a.deploy(t, ns, a.argv)
+	src := t.TempDir()
+	local := filepath.Join(src, a.file)
+	writeSource(t, local, a.source(marker(0)))
+	k := startKindling(t, "sync", "-d", deploy, "-n", ns, "--src", src, "--dest", a.dir, "--restart", "--debounce", debounce.String())
+	k.waitLine(t, 0, startedWatching, 5*time.Minute)
+	// The wrapper strategy rolls the Deployment out once: its first sync line is for the new pod.
+	k.waitLine(t, 0, syncLine, 5*time.Minute)
+	e2e.WaitRollout(t, ns, deploy)
+	p := startPoller(t, ns, e2e.Pod(t, ns, deploy), "http", fmt.Sprint(a.port), a.path)
+	p.waitFor(t, marker(0), time.Minute)
+	// Edit 0 is a warm-up: it lands after everything the start-up set in motion has settled.
+	for n := 0; n <= saves; n++ {
+		from := k.count()
+		start := writeSource(t, local, a.source(marker(n+1)))
+		served := p.waitFor(t, marker(n+1), time.Minute).at.Sub(start)
+		line := k.waitLine(t, from, syncLine, time.Minute).text
+		if n == 0 {
+			continue
+		}
+		latencies = append(latencies, served)
+		if m := savedToServing.FindStringSubmatch(line); m != nil {
+			d, _ := time.ParseDuration(m[1])
+			reported = append(reported, d)
+		}
+	}
+	if len(reported) == 0 {
+		reported = []time.Duration{0}
+		t.Logf("kindling printed no save-to-serving time:\n%s", k.output())
+	}
+	return latencies, reported
+}
+
+// writeSource saves a source file as an editor does and returns when the write started.
+func writeSource(t *testing.T, file, content string) time.Time {
+	t.Helper()
+	start := time.Now()
+	e2e.WriteLocalFile(t, filepath.Dir(file), filepath.Base(file), content, 0o644)
+	return start
+}
