@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/kindling-dev/kindling/internal/plan"
@@ -219,7 +220,9 @@ func (s *Shell) stream(ctx context.Context, dest string, argv []string, write fu
 		written <- err
 	}()
 	var stderr bytes.Buffer
-	err := s.exec.Exec(ctx, argv, pr, nil, &stderr)
+	stdin := &quietStdin{r: pr}
+	err := s.exec.Exec(ctx, argv, stdin, nil, &stderr)
+	stdin.end()
 	pr.CloseWithError(errStopped) // if the command stopped reading early, the writer must not wait for it
 	// A script that succeeded has checked that it read everything it needed.
 	switch werr := <-written; {
@@ -264,6 +267,25 @@ func exitCode(err error) int {
 	}
 	return -1
 }
+
+// quietStdin is an exec's stdin that ends with io.EOF once the command is over, instead of the error
+// closing its pipe causes: client-go goes on copying stdin after the command exits, and logs (to the
+// user's terminal) any error other than io.EOF.
+type quietStdin struct {
+	r    io.Reader
+	over atomic.Bool
+}
+
+func (q *quietStdin) Read(p []byte) (int, error) {
+	n, err := q.r.Read(p)
+	if err != nil && q.over.Load() {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// end is called when the command has exited, before its stdin pipe is closed.
+func (q *quietStdin) end() { q.over.Store(true) }
 
 type countingWriter struct {
 	w io.Writer

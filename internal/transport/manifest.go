@@ -40,8 +40,10 @@ func (s *Shell) Manifest(ctx context.Context, dest string) (plan.Tree, error) {
 	var stderr bytes.Buffer
 	done := make(chan error, 1)
 	go func() {
+		stdin := &quietStdin{r: stdinR}
 		err := s.exec.Exec(ctx, []string{"sh", "-c", manifestScript, "kindling", dest, manifestBatchScript, hashMode},
-			stdinR, stdoutW, &stderr)
+			stdin, stdoutW, &stderr)
+		stdin.end()
 		stdoutW.Close()
 		stdinR.Close()
 		done <- err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os/exec"
 	"reflect"
 	"strings"
@@ -244,5 +245,29 @@ func TestRecordingExecer(t *testing.T) {
 	calls := r.Calls()
 	if len(calls) != 2 || calls[1].Op != OpApply || calls[1].Stdin != stats.Bytes || stats.Bytes < 5 {
 		t.Errorf("calls = %+v, stats = %+v", calls, stats)
+	}
+}
+
+func TestQuietStdinEndsWithEOFOnceOver(t *testing.T) {
+	tests := []struct {
+		name    string
+		over    bool
+		wantErr error
+	}{
+		{"command running: the pipe's error passes", false, io.ErrClosedPipe},
+		{"command over: the copier sees the end", true, io.EOF},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pr, _ := io.Pipe()
+			q := &quietStdin{r: pr}
+			if tt.over {
+				q.end()
+			}
+			pr.Close()
+			if _, err := q.Read(make([]byte, 1)); err != tt.wantErr {
+				t.Fatalf("Read error = %v, want %v", err, tt.wantErr)
+			}
+		})
 	}
 }
