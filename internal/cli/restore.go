@@ -5,25 +5,24 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kindling-dev/kindling/internal/kube"
 	"github.com/kindling-dev/kindling/internal/restart"
 )
 
 func newRestoreCommand() *cobra.Command {
-	var deployment, namespace, kubeconfig, kubecontext string
+	var c connection
 	cmd := &cobra.Command{
 		Use:   "restore -d DEPLOYMENT",
 		Short: "Undo what kindling changed in a Deployment (after --keep, or a kindling that was killed)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if deployment == "" {
+			if c.deployment == "" {
 				return usagef("--deployment (-d) is required: name the Deployment to restore")
 			}
-			client, err := kube.Connect(kubeconfig, kubecontext, namespace)
+			client, err := c.connect()
 			if err != nil {
 				return err
 			}
-			d, err := client.GetDeployment(cmd.Context(), deployment)
+			d, err := client.GetDeployment(cmd.Context(), c.deployment)
 			if err != nil {
 				return err
 			}
@@ -39,10 +38,6 @@ func newRestoreCommand() *cobra.Command {
 			return nil
 		},
 	}
-	f := cmd.Flags()
-	f.StringVarP(&deployment, "deployment", "d", "", "Deployment to restore (required)")
-	f.StringVarP(&namespace, "namespace", "n", "", `Kubernetes namespace (default: the context's namespace, else "default")`)
-	f.StringVar(&kubeconfig, "kubeconfig", "", "Path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
-	f.StringVar(&kubecontext, "context", "", "Kubeconfig context to use")
+	c.register(cmd.Flags(), "Deployment to restore (required)")
 	return cmd
 }

@@ -27,7 +27,7 @@ func runSync(ctx context.Context, out io.Writer, o syncOptions) (err error) {
 	if err != nil {
 		return usageError{err}
 	}
-	client, err := kube.Connect(o.kubeconfig, o.context, o.namespace)
+	client, err := o.connect()
 	if err != nil {
 		return err
 	}

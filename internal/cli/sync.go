@@ -39,12 +39,12 @@ const syncExamples = `  # Watch current directory, restart the app on each chang
 
 // syncOptions are the flags of kindling sync.
 type syncOptions struct {
-	deployment, namespace, kubeconfig, context string
-	src, dest, container                       string
-	restart, once, dryRun, keep                bool
-	excludes                                   []string
-	debounce                                   time.Duration
-	language, buildCmd, buildOutput            string
+	connection
+	src, dest, container            string
+	restart, once, dryRun, keep     bool
+	excludes                        []string
+	debounce                        time.Duration
+	language, buildCmd, buildOutput string
 }
 
 func newSyncCommand() *cobra.Command {
@@ -68,10 +68,9 @@ picks the context, and the namespace is -n, else the context's namespace, else "
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.deployment, "deployment", "d", "", "Target deployment name (required)")
+	o.connection.register(f, "Target deployment name (required)")
 	f.StringVar(&o.src, "src", ".", "Local source directory to watch")
 	f.StringVar(&o.dest, "dest", "/app", "Destination path inside the container")
-	f.StringVarP(&o.namespace, "namespace", "n", "", `Kubernetes namespace (default: the context's namespace, else "default")`)
 	f.BoolVar(&o.restart, "restart", false, "Restart the app process after each sync")
 	f.BoolVar(&o.once, "once", false, "Sync once and exit (no file watching)")
 	f.StringVar(&o.container, "container", "", "Container name (for multi-container pods)")
@@ -82,8 +81,6 @@ picks the context, and the namespace is -n, else the context's namespace, else "
 	f.StringVar(&o.buildOutput, "build-output", "", "Path to built artifact to sync (default: auto-detect)")
 	f.BoolVar(&o.keep, "keep", false, "With --once --restart: leave the restart supervisor in the Deployment so the synced code keeps running (undo with kindling restore)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "Print the target, detected runtime and chosen strategy, then exit without changing anything")
-	f.StringVar(&o.kubeconfig, "kubeconfig", "", "Path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
-	f.StringVar(&o.context, "context", "", "Kubeconfig context to use")
 	return cmd
 }
 
