@@ -39,30 +39,33 @@ const frame = "\x00kindling-"
 
 // ParseProcs parses ProcScript's output, sorted by PID. The listing's own shell and its children (cat)
 // are left out. Trailing empty arguments are dropped: a process that rewrote its title pads its old
-// argument area with NULs.
+// argument area with NULs. A process whose own arguments look like a frame (an argument starting with
+// "kindling-", such as another kindling script's) does not break the listing: a frame whose header is not
+// a well-formed self or proc header is taken as part of the previous command line.
 func ParseProcs(out []byte) ([]Process, error) {
 	self := -1
 	var procs []Process
-	for _, rec := range bytes.Split(out, []byte(frame))[1:] {
+	var raw [][]byte // the command line of each process, as read
+	for i, rec := range bytes.Split(out, []byte(frame)) {
 		head, cmdline, _ := bytes.Cut(rec, []byte{0})
-		fields := strings.Fields(string(head))
-		switch {
-		case len(fields) == 2 && fields[0] == "self":
-			pid, err := strconv.Atoi(fields[1])
-			if err != nil {
-				return nil, fmt.Errorf("process listing: bad header %q", head)
+		if i > 0 {
+			if pid, ok := selfHeader(head); ok {
+				self = pid
+				continue
 			}
-			self = pid
-		case len(fields) == 3 && fields[0] == "proc":
-			pid, err1 := strconv.Atoi(fields[1])
-			ppid, err2 := strconv.Atoi(fields[2])
-			if err1 != nil || err2 != nil {
-				return nil, fmt.Errorf("process listing: bad header %q", head)
+			if p, ok := procHeader(head); ok {
+				procs = append(procs, p)
+				raw = append(raw, cmdline)
+				continue
 			}
-			procs = append(procs, Process{PID: pid, PPID: ppid, Argv: splitCmdline(cmdline)})
-		default:
-			return nil, fmt.Errorf("process listing: bad header %q", head)
 		}
+		if len(raw) > 0 {
+			last := len(raw) - 1
+			raw[last] = append(append(raw[last], frame...), rec...)
+		}
+	}
+	for i := range procs {
+		procs[i].Argv = splitCmdline(raw[i])
 	}
 	if self < 0 {
 		return nil, fmt.Errorf("process listing: output does not come from ProcScript (%d bytes)", len(out))
@@ -73,6 +76,25 @@ func ParseProcs(out []byte) ([]Process, error) {
 	}
 	slices.SortFunc(procs, func(a, b Process) int { return a.PID - b.PID })
 	return procs, nil
+}
+
+func selfHeader(head []byte) (int, bool) {
+	fields := strings.Fields(string(head))
+	if len(fields) != 2 || fields[0] != "self" {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(fields[1])
+	return pid, err == nil
+}
+
+func procHeader(head []byte) (Process, bool) {
+	fields := strings.Fields(string(head))
+	if len(fields) != 3 || fields[0] != "proc" {
+		return Process{}, false
+	}
+	pid, err1 := strconv.Atoi(fields[1])
+	ppid, err2 := strconv.Atoi(fields[2])
+	return Process{PID: pid, PPID: ppid}, err1 == nil && err2 == nil
 }
 
 func splitCmdline(b []byte) []string {
