@@ -363,18 +363,22 @@ master_started() {
 	started=${20}
 }
 
-# list_workers sets workers to " PID PID ... ": the master's live children, or, when it has none, its
-# threads other than itself (Puma in single mode re-executes itself on USR2: same PID, new threads).
+# list_workers sets workers to " PID PID ... ": the master's live children, or, when it had none before
+# the signal ($by_threads), its threads other than itself (Puma in single mode re-executes itself on USR2:
+# same PID, new threads). The kind is fixed before the signal: a master whose workers all died must not
+# count its threads as new workers.
 list_workers() {
 	workers=" "
-	for _stat in /proc/[0-9]*/stat; do
-		{ read -r _line <"$_stat"; } 2>/dev/null || continue
-		# shellcheck disable=SC2086 # split the fields
-		set -- ${_line##*") "}
-		case $1 in Z | X) continue ;; esac
-		[ "$2" != "$pid" ] || workers="$workers${_line%% *} "
-	done
-	[ "$workers" = " " ] || return 0
+	if [ -z "$by_threads" ]; then
+		for _stat in /proc/[0-9]*/stat; do
+			{ read -r _line <"$_stat"; } 2>/dev/null || continue
+			# shellcheck disable=SC2086 # split the fields
+			set -- ${_line##*") "}
+			case $1 in Z | X) continue ;; esac
+			[ "$2" != "$pid" ] || workers="$workers${_line%% *} "
+		done
+		return 0
+	fi
 	for _task in /proc/"$pid"/task/[0-9]*; do
 		[ "${_task##*/}" = "$pid" ] || workers="$workers${_task##*/} "
 	done
@@ -404,7 +408,9 @@ reload_signal() {
 		exit 2
 	fi
 	first_start=$started
+	by_threads=
 	list_workers
+	[ "$workers" != " " ] || { by_threads=1 && list_workers; }
 	old=$workers
 	kill -"$sig" "$pid" || exit 2
 	now_cs
