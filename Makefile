@@ -19,7 +19,9 @@ cluster-down:
 cluster-status:
 	hack/cluster/status
 
-test: unit e2e
+# Runs both suites even when the first fails (more signal per CI run), and fails if either failed.
+test:
+	@status=0; $(MAKE) --no-print-directory unit || status=1; $(MAKE) --no-print-directory e2e || status=1; exit $$status
 
 unit:
 	$(GO) test -race ./...
