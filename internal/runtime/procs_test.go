@@ -107,7 +107,7 @@ func TestParseProcs(t *testing.T) {
 			want: []Process{proc(1, 0, "app"), {PID: 5, PPID: 1}}},
 		{name: "not from ProcScript", out: "sh: 1: cannot open /proc\n", err: "does not come from ProcScript"},
 		{name: "an argument that looks like a frame stays in its command line",
-			out: self + rec("1", "0", "sh\x00-c\x00script\x00kindling-batch 3\x00x\x00") + rec("2", "1", "sleep\x001\x00kindling-proc x 1\x00junk\x00"),
+			out:  self + rec("1", "0", "sh\x00-c\x00script\x00kindling-batch 3\x00x\x00") + rec("2", "1", "sleep\x001\x00kindling-proc x 1\x00junk\x00"),
 			want: []Process{proc(1, 0, "sh", "-c", "script", "kindling-batch 3", "x"), proc(2, 1, "sleep", "1", "kindling-proc x 1", "junk")}},
 		{name: "no process", out: self, err: "/proc is not readable"},
 	}
