@@ -8,7 +8,7 @@
 GO ?= go
 E2E_TIMEOUT ?= 60m
 
-.PHONY: cluster cluster-down cluster-status test unit e2e demo
+.PHONY: cluster cluster-down cluster-status test unit e2e demo bench
 
 cluster:
 	hack/cluster/up
@@ -32,3 +32,8 @@ e2e:
 
 demo:
 	hack/demo.sh
+
+# Benchmarks against the classic approach (kubectl cp + kubectl exec kill, raw tar pipe); writes docs/benchmarks.md.
+bench:
+	@if [ -z "$$KINDLING_E2E_KUBECONFIG" ]; then hack/cluster/up; fi
+	KINDLING_BENCH_REPORT=$(CURDIR)/docs/benchmarks.md $(GO) test -tags 'e2e bench' -count=1 -v -timeout 90m ./test/bench/
