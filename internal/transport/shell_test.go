@@ -119,7 +119,7 @@ var funnyNames = []string{
 func TestSyncFunnyNamesAndKinds(t *testing.T) {
 	for _, c := range containers(t) {
 		t.Run(c.name, func(t *testing.T) {
-			sh := newShell(t, c)
+			sh := newShell(c)
 			src, dest := t.TempDir(), filepath.Join(t.TempDir(), "app", "dest")
 			tree := map[string]node{
 				"empty":                    file(""),
@@ -193,7 +193,7 @@ func TestManifest(t *testing.T) {
 			if err := os.Chtimes(filepath.Join(dest, ".kindling-stage.old"), old, old); err != nil {
 				t.Fatal(err)
 			}
-			sh := newShell(t, c, Excluding(func(rel string, isDir bool) bool {
+			sh := newShell(c, Excluding(func(rel string, isDir bool) bool {
 				return isDir && filepath.Base(rel) == "node_modules"
 			}))
 			got, err := sh.Manifest(ctx, dest)
@@ -230,9 +230,9 @@ func TestManifest(t *testing.T) {
 }
 
 func TestManifestWithoutSha256sum(t *testing.T) {
-	c := container{name: "busybox-no-sha256sum", path: busyboxPath(t, []string{"sha256sum"})}
+	c := container{"busybox-no-sha256sum", busyboxPath(t, []string{"sha256sum"})}
 	var warnings []string
-	sh := newShell(t, c, Warn(func(w string) { warnings = append(warnings, w) }))
+	sh := newShell(c, Warn(func(w string) { warnings = append(warnings, w) }))
 	src, dest := t.TempDir(), t.TempDir()
 	build(t, src, map[string]node{"a": file("a"), "d/b": execFile("bb")})
 	p, _ := syncTreeUnhashed(t, sh, src, dest)
@@ -399,7 +399,7 @@ func TestApplyFailuresLeaveNoStage(t *testing.T) {
 	for _, c := range containers(t) {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
-			sh := newShell(t, c)
+			sh := newShell(c)
 			src, dest := t.TempDir(), t.TempDir()
 			build(t, src, map[string]node{"a": file("aaaa"), "b": file("bbbb")})
 			build(t, dest, map[string]node{"old": file("old"), "b": dir(), "b/c": file("c")})
