@@ -70,7 +70,11 @@ func (s *Shell) Apply(ctx context.Context, dest string, p plan.Plan, src Source)
 	staged := layout(p)
 	var sent int64
 	if canTar(tools) {
-		sent, err = s.applyTar(ctx, dest, stage, staged, deletes, src)
+		var record []plan.Item
+		if len(p.Writes) >= cachedApply && tools["sha256sum"] {
+			record = p.Writes
+		}
+		sent, err = s.applyTar(ctx, dest, stage, staged, deletes, src, record)
 	} else {
 		sent, err = s.applyFill(ctx, dest, stage, staged, deletes, src)
 	}
@@ -80,15 +84,55 @@ func (s *Shell) Apply(ctx context.Context, dest string, p plan.Plan, src Source)
 	return Stats{Written: len(p.Writes) + len(p.Symlinks), Deleted: len(p.Deletes), Bytes: sent}, nil
 }
 
-func (s *Shell) applyTar(ctx context.Context, dest, stage string, staged []stagedEntry, deletes []string, src Source) (int64, error) {
-	argv := append([]string{"sh", "-c", tarApplyScript, "kindling", dest, stage}, deletes...)
-	return s.stream(ctx, dest, argv, func(w io.Writer) error { return writeTar(w, staged, src) })
+// cachedApply is the number of files from which an Apply records what it wrote in the hash cache, so
+// that the next kindling need not hash them in the container: an initial sync, not a save.
+const cachedApply = 100
+
+// applyTar runs tarApplyScript. With record (files of the plan) and a hash cache, the container describes
+// those files once in place, and the cache learns their hashes.
+func (s *Shell) applyTar(ctx context.Context, dest, stage string, staged []stagedEntry, deletes []string, src Source, record []plan.Item) (int64, error) {
+	cache := s.cache(dest)
+	if cache == nil {
+		record = nil
+	}
+	batch := ""
+	var described bytes.Buffer
+	var stdout io.Writer // a nil *bytes.Buffer would not be a nil io.Writer
+	if record != nil {
+		batch, stdout = manifestBatchScript, &described
+	}
+	argv := append([]string{"sh", "-c", tarApplyScript, "kindling", dest, stage, batch}, deletes...)
+	sent, err := s.stream(ctx, dest, argv, stdout, func(w io.Writer) error { return writeTar(w, staged, src, record) })
+	if err == nil && record != nil {
+		cache.update(describedFiles(&described, record), nil)
+	}
+	return sent, err
+}
+
+// describedFiles pairs what the container said about the files it just wrote with their hashes. A file
+// it could not describe, or whose size is not the one sent, is left out.
+func describedFiles(out io.Reader, written []plan.Item) map[string]cachedFile {
+	paths := make([]string, len(written))
+	for i, w := range written {
+		paths[i] = w.Path
+	}
+	tree, keys := plan.Tree{}, map[string]string{}
+	if err := readBatches(&nulReader{r: bufio.NewReader(out)}, paths, false, tree, keys); err != nil {
+		return nil
+	}
+	files := map[string]cachedFile{}
+	for _, w := range written {
+		if keys[w.Path] != "" && tree[w.Path].Size == w.Size {
+			files[w.Path] = cachedFile{key: keys[w.Path], hash: w.Hash}
+		}
+	}
+	return files
 }
 
 // writeTar writes the staging directory's content as a tar stream. Owners are root and the container
 // extracts without restoring them, so that a non-root container user owns what it writes. Files keep
 // their local modification time.
-func writeTar(w io.Writer, staged []stagedEntry, src Source) error {
+func writeTar(w io.Writer, staged []stagedEntry, src Source, record []plan.Item) error {
 	tw := tar.NewWriter(w)
 	now := time.Now().Truncate(time.Second)
 	for _, e := range staged {
@@ -117,6 +161,19 @@ func writeTar(w io.Writer, staged []stagedEntry, src Source) error {
 			}
 		}
 	}
+	if record != nil {
+		var list bytes.Buffer
+		for _, it := range record {
+			list.WriteString("./" + it.Path + "\x00")
+		}
+		h := &tar.Header{Name: streamWritten, Typeflag: tar.TypeReg, Mode: 0o644, ModTime: now, Size: int64(list.Len()), Format: tar.FormatGNU}
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if _, err := tw.Write(list.Bytes()); err != nil {
+			return err
+		}
+	}
 	h := &tar.Header{Name: streamComplete, Typeflag: tar.TypeReg, Mode: 0o644, ModTime: now, Format: tar.FormatGNU}
 	if err := tw.WriteHeader(h); err != nil {
 		return err
@@ -131,7 +188,7 @@ func (s *Shell) applyFill(ctx context.Context, dest, stage string, staged []stag
 		chunk := staged[:n]
 		staged = staged[n:]
 		argv := append([]string{"sh", "-c", fillScript, "kindling", dest, stage}, args...)
-		k, err := s.stream(ctx, dest, argv, func(w io.Writer) error {
+		k, err := s.stream(ctx, dest, argv, nil, func(w io.Writer) error {
 			for _, e := range chunk {
 				if e.Kind != plan.File {
 					continue
@@ -204,7 +261,7 @@ func (s *Shell) run(ctx context.Context, dest string, argv []string) error {
 
 // stream executes argv with write's output as stdin, produced while the command runs, and returns the
 // number of bytes sent.
-func (s *Shell) stream(ctx context.Context, dest string, argv []string, write func(io.Writer) error) (int64, error) {
+func (s *Shell) stream(ctx context.Context, dest string, argv []string, stdout io.Writer, write func(io.Writer) error) (int64, error) {
 	pr, pw := io.Pipe()
 	counted := &countingWriter{w: pw}
 	written := make(chan error, 1)
@@ -221,7 +278,7 @@ func (s *Shell) stream(ctx context.Context, dest string, argv []string, write fu
 	}()
 	var stderr bytes.Buffer
 	stdin := &quietStdin{r: pr}
-	err := s.exec.Exec(ctx, argv, stdin, nil, &stderr)
+	err := s.exec.Exec(ctx, argv, stdin, stdout, &stderr)
 	stdin.end()
 	pr.CloseWithError(errStopped) // if the command stopped reading early, the writer must not wait for it
 	// A script that succeeded has checked that it read everything it needed.

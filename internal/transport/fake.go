@@ -14,6 +14,7 @@ type Op string
 const (
 	OpProbe    Op = "probe"    // which tools the container has
 	OpManifest Op = "manifest" // read the tree under dest
+	OpDescribe Op = "describe" // hash the files of dest whose stat changed since the cached manifest
 	OpApply    Op = "apply"    // extract a tar stream and commit it
 	OpFill     Op = "fill"     // without tar: write part of the staging directory
 	OpCommit   Op = "commit"   // without tar: commit the staging directory
@@ -31,6 +32,8 @@ func OpOf(argv []string) Op {
 		return OpProbe
 	case manifestScript:
 		return OpManifest
+	case describeScript:
+		return OpDescribe
 	case tarApplyScript:
 		return OpApply
 	case fillScript:

@@ -28,10 +28,62 @@ func (s *Shell) Manifest(ctx context.Context, dest string) (plan.Tree, error) {
 	if !canManifest(tools) {
 		return plan.Tree{}, nil
 	}
+	hashed := tools["sha256sum"]
+	var cache *hashCache
+	var known map[string]cachedFile
+	if hashed {
+		if cache = s.cache(dest); cache != nil {
+			known = cache.load()
+		}
+	}
+	// With the hashes of an earlier run, the listing only stats the files, and a second command hashes
+	// those whose stat key changed.
 	hashMode := "none"
-	if tools["sha256sum"] {
+	if hashed && known == nil {
 		hashMode = "sha256"
 	}
+	keys := map[string]string{}
+	var tree plan.Tree
+	err = s.interact(ctx, dest, []string{"sh", "-c", manifestScript, "kindling", dest, manifestBatchScript, hashMode},
+		func(stdout io.Reader, request io.WriteCloser) (err error) {
+			tree, err = s.readManifest(stdout, request, hashMode == "sha256", keys)
+			return err
+		})
+	if err != nil {
+		return nil, err
+	}
+	if known != nil {
+		var changed []string
+		for p, e := range tree {
+			if e.Kind != plan.File {
+				continue
+			}
+			if c, ok := known[p]; ok && keys[p] != "" && c.key == keys[p] {
+				e.Hash = c.hash
+				tree[p] = e
+			} else {
+				changed = append(changed, p)
+			}
+		}
+		if len(changed) > 0 {
+			sort.Strings(changed)
+			err = s.interact(ctx, dest, []string{"sh", "-c", describeScript, "kindling", dest, manifestBatchScript, "sha256"},
+				func(stdout io.Reader, request io.WriteCloser) error {
+					return describe(&nulReader{r: bufio.NewReaderSize(stdout, 64<<10)}, request, changed, true, tree, keys)
+				})
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	if cache != nil {
+		cache.save(cacheable(tree, keys))
+	}
+	return tree, nil
+}
+
+// interact runs a manifest command: talk reads its output and writes its stdin, at the same time.
+func (s *Shell) interact(ctx context.Context, dest string, argv []string, talk func(stdout io.Reader, stdin io.WriteCloser) error) error {
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -41,29 +93,39 @@ func (s *Shell) Manifest(ctx context.Context, dest string) (plan.Tree, error) {
 	done := make(chan error, 1)
 	go func() {
 		stdin := &quietStdin{r: stdinR}
-		err := s.exec.Exec(ctx, []string{"sh", "-c", manifestScript, "kindling", dest, manifestBatchScript, hashMode},
-			stdin, stdoutW, &stderr)
+		err := s.exec.Exec(ctx, argv, stdin, stdoutW, &stderr)
 		stdin.end()
 		stdoutW.Close()
 		stdinR.Close()
 		done <- err
 	}()
-	tree, perr := s.readManifest(stdoutR, stdinW, hashMode == "sha256")
+	perr := talk(stdoutR, stdinW)
 	if perr != nil {
 		cancel() // the container's output made no sense: stop it
 	}
 	stdoutR.Close()
 	stdinW.Close()
-	err = <-done
+	err := <-done
 	switch {
 	case parent.Err() != nil:
-		return nil, parent.Err()
+		return parent.Err()
 	case err != nil && (perr == nil || stderr.Len() > 0):
-		return nil, s.failure("reading the files of", dest, err, stderr.Bytes())
+		return s.failure("reading the files of", dest, err, stderr.Bytes())
 	case perr != nil:
-		return nil, fmt.Errorf("reading the files of %s in %s: %v", dest, s.exec.Target(), perr)
+		return fmt.Errorf("reading the files of %s in %s: %v", dest, s.exec.Target(), perr)
 	}
-	return tree, nil
+	return nil
+}
+
+// cacheable is what the cache keeps of a tree: the files whose hash and stat key are known.
+func cacheable(tree plan.Tree, keys map[string]string) map[string]cachedFile {
+	files := map[string]cachedFile{}
+	for p, e := range tree {
+		if e.Kind == plan.File && e.Hash != "" && keys[p] != "" {
+			files[p] = cachedFile{key: keys[p], hash: e.Hash}
+		}
+	}
+	return files
 }
 
 // listed is one path of the container's listing.
@@ -72,8 +134,9 @@ type listed struct {
 	kind plan.Kind
 }
 
-// readManifest parses manifestScript's output, answering its listing with the paths to describe.
-func (s *Shell) readManifest(stdout io.Reader, request io.WriteCloser, hashed bool) (plan.Tree, error) {
+// readManifest parses manifestScript's output, answering its listing with the paths to describe. It
+// records each file's stat key in keys.
+func (s *Shell) readManifest(stdout io.Reader, request io.WriteCloser, hashed bool, keys map[string]string) (plan.Tree, error) {
 	r := &nulReader{r: bufio.NewReaderSize(stdout, 64<<10)}
 	header, err := r.field()
 	if err == io.EOF {
@@ -114,7 +177,12 @@ func (s *Shell) readManifest(stdout io.Reader, request io.WriteCloser, hashed bo
 			files = append(files, l.path)
 		}
 	}
-	wanted := append(links, files...)
+	return tree, describe(r, request, append(links, files...), hashed, tree, keys)
+}
+
+// describe asks manifestBatchScript, through request, about the paths wanted (symlinks first, then
+// files), and adds what it answers to tree and keys.
+func describe(r *nulReader, request io.WriteCloser, wanted []string, hashed bool, tree plan.Tree, keys map[string]string) error {
 	written := make(chan error, 1)
 	go func() {
 		w := bufio.NewWriter(request)
@@ -126,13 +194,14 @@ func (s *Shell) readManifest(stdout io.Reader, request io.WriteCloser, hashed bo
 		request.Close()
 		written <- err
 	}()
-	if err = readBatches(r, wanted, hashed, tree); err != nil {
+	err := readBatches(r, wanted, hashed, tree, keys)
+	if err != nil {
 		request.Close() // unblock the writer if the container stopped reading
 	}
 	if werr := <-written; err == nil {
 		err = werr
 	}
-	return tree, err
+	return err
 }
 
 // included drops excluded paths, and everything inside an excluded directory, like plan.Scan does.
@@ -159,7 +228,7 @@ func (s *Shell) included(all []listed) []listed {
 
 // readBatches parses manifestBatchScript's output for the paths wanted (symlinks first, then files),
 // adding their entries to tree.
-func readBatches(r *nulReader, wanted []string, hashed bool, tree plan.Tree) error {
+func readBatches(r *nulReader, wanted []string, hashed bool, tree plan.Tree, keys map[string]string) error {
 	next := 0
 	for next < len(wanted) {
 		tag, err := r.field()
@@ -193,7 +262,7 @@ func readBatches(r *nulReader, wanted []string, hashed bool, tree plan.Tree) err
 		if m, err := r.number(); err != nil || m != n-links {
 			return fmt.Errorf("batch of %d paths reported %d symlinks and %d files", n, links, m)
 		}
-		if err := readFiles(r, batch[links:], hashed, tree); err != nil {
+		if err := readFiles(r, batch[links:], hashed, tree, keys); err != nil {
 			return err
 		}
 	}
@@ -204,7 +273,7 @@ func readBatches(r *nulReader, wanted []string, hashed bool, tree plan.Tree) err
 }
 
 // readFiles parses the stat lines and, if hashed, the hashes of one batch's files.
-func readFiles(r *nulReader, files []string, hashed bool, tree plan.Tree) error {
+func readFiles(r *nulReader, files []string, hashed bool, tree plan.Tree, keys map[string]string) error {
 	if len(files) == 0 {
 		return nil
 	}
@@ -214,7 +283,8 @@ func readFiles(r *nulReader, files []string, hashed bool, tree plan.Tree) error 
 			return unexpectedEOF(err)
 		}
 		e := plan.Entry{Kind: plan.File, Size: -1}
-		sizeText, modeText, _ := strings.Cut(line, " ")
+		sizeText, rest, _ := strings.Cut(line, " ")
+		modeText, _, _ := strings.Cut(rest, " ")
 		if size, err := strconv.ParseInt(sizeText, 10, 64); err == nil {
 			e.Size = size
 		}
@@ -222,6 +292,9 @@ func readFiles(r *nulReader, files []string, hashed bool, tree plan.Tree) error 
 			e.Exec = mode&0o100 != 0
 		}
 		tree[f] = e
+		if e.Size >= 0 {
+			keys[f] = line // size, mode, inode, modification and change times
+		}
 	}
 	if !hashed {
 		return nil

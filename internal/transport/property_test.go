@@ -31,7 +31,7 @@ func TestRandomChangesConverge(t *testing.T) {
 			ctx := context.Background()
 			rng := rand.New(rand.NewPCG(seed, 0))
 			src, dest := t.TempDir(), filepath.Join(t.TempDir(), "app")
-			sh := newShell(c)
+			sh := newShell(t, c)
 			known := plan.Tree{}
 			for step := range steps {
 				var ops []string

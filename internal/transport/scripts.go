@@ -43,12 +43,18 @@ for t in d l f; do
 done
 exec xargs -0 -r sh -c "$2" kindling-batch "$3"`
 
+// describeScript describes the NUL-separated paths (relative to $1, each starting with "./") on its
+// stdin like manifestScript's second part: $2 is manifestBatchScript, $3 the hash mode.
+const describeScript = `cd -- "$1" || exit 90
+exec xargs -0 -r sh -c "$2" kindling-batch "$3"`
+
 // manifestBatchScript describes the paths it is given: symlinks first, then files. Output:
 //
 //	B\0<n>\0                   n = number of paths in this batch
 //	l\0<target>\0              for each leading symlink (an empty target if it could not be read)
 //	S\0<m>\0                   m = number of files that follow
-//	<size> <octal mode>\n      m lines from stat ("- -" for a file that could not be read)
+//	<size> <octal mode> <key>\n m lines from stat ("- -" for a file that could not be read); the key is
+//	                           the inode and the modification and change times to the nanosecond
 //	then, with hash mode "sha256", either
 //	h\0<sha256sum output>      one line per file, in order, with the file's name as given
 //	p\0<hash>\n                m lines, one hash per file (empty if unreadable)
@@ -63,10 +69,10 @@ while [ $# -gt 0 ] && [ -L "$1" ]; do
 done
 printf 'S\0%d\0' $#
 [ $# -gt 0 ] || exit 0
-if s=$(stat -c '%s %a' -- "$@" 2>/dev/null); then
+if s=$(stat -c '%s %a %i %y %z' -- "$@" 2>/dev/null); then
 	printf '%s\n' "$s"
 else
-	for f; do s=$(stat -c '%s %a' -- "$f" 2>/dev/null) || s='- -'; printf '%s\n' "$s"; done
+	for f; do s=$(stat -c '%s %a %i %y %z' -- "$f" 2>/dev/null) || s='- -'; printf '%s\n' "$s"; done
 fi
 [ "$mode" = sha256 ] || exit 0
 if h=$(sha256sum -- "$@" 2>/dev/null && echo .); then
@@ -116,11 +122,20 @@ done
 // side can end cleanly between two entries, and must not be committed.
 const streamComplete = "complete"
 
-// tarApplyScript fills the staging directory from the tar stream on stdin and commits it.
-// Arguments: dest, staging directory name, paths to delete.
-const tarApplyScript = stagePrelude + removeStage + `tar -x -o -f - -C "$S" || exit 91
+// streamWritten is the entry of Apply's tar stream listing, NUL-separated, the files to describe once
+// they are in place.
+const streamWritten = "written"
+
+// tarApplyScript fills the staging directory from the tar stream on stdin and commits it. Then, when $3
+// is manifestBatchScript, it describes the files the stream listed in streamWritten (stat only), as a
+// manifest would; that is only a report, so it cannot fail the apply.
+// Arguments: dest, staging directory name, manifestBatchScript or "", paths to delete.
+const tarApplyScript = stagePrelude + `batch=$1
+shift
+` + removeStage + `tar -x -o -f - -C "$S" || exit 91
 [ -f "$S/` + streamComplete + `" ] || { echo 'tar stream ended early' >&2; exit 91; }
-` + commitStage
+` + commitStage + `[ -z "$batch" ] || xargs -0 -r sh -c "$batch" kindling-batch none <"$S/` + streamWritten + `" || true
+`
 
 // fillScript is the way to fill the staging directory when the container has no tar: arguments after
 // dest and the staging directory name are triples "d - path" (directory), "l target path" (symlink),

@@ -20,6 +20,7 @@ type Shell struct {
 	exec     Execer
 	excluded plan.Excluded
 	warn     func(string)
+	cacheDir string
 
 	mu    sync.Mutex
 	tools map[string]bool // nil until probed

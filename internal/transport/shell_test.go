@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -119,7 +120,7 @@ var funnyNames = []string{
 func TestSyncFunnyNamesAndKinds(t *testing.T) {
 	for _, c := range containers(t) {
 		t.Run(c.name, func(t *testing.T) {
-			sh := newShell(c)
+			sh := newShell(t, c)
 			src, dest := t.TempDir(), filepath.Join(t.TempDir(), "app", "dest")
 			tree := map[string]node{
 				"empty":                    file(""),
@@ -193,7 +194,7 @@ func TestManifest(t *testing.T) {
 			if err := os.Chtimes(filepath.Join(dest, ".kindling-stage.old"), old, old); err != nil {
 				t.Fatal(err)
 			}
-			sh := newShell(c, Excluding(func(rel string, isDir bool) bool {
+			sh := newShell(t, c, Excluding(func(rel string, isDir bool) bool {
 				return isDir && filepath.Base(rel) == "node_modules"
 			}))
 			got, err := sh.Manifest(ctx, dest)
@@ -230,9 +231,9 @@ func TestManifest(t *testing.T) {
 }
 
 func TestManifestWithoutSha256sum(t *testing.T) {
-	c := container{"busybox-no-sha256sum", busyboxPath(t, []string{"sha256sum"})}
+	c := container{name: "busybox-no-sha256sum", path: busyboxPath(t, []string{"sha256sum"})}
 	var warnings []string
-	sh := newShell(c, Warn(func(w string) { warnings = append(warnings, w) }))
+	sh := newShell(t, c, Warn(func(w string) { warnings = append(warnings, w) }))
 	src, dest := t.TempDir(), t.TempDir()
 	build(t, src, map[string]node{"a": file("a"), "d/b": execFile("bb")})
 	p, _ := syncTreeUnhashed(t, sh, src, dest)
@@ -399,7 +400,7 @@ func TestApplyFailuresLeaveNoStage(t *testing.T) {
 	for _, c := range containers(t) {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
-			sh := newShell(c)
+			sh := newShell(t, c)
 			src, dest := t.TempDir(), t.TempDir()
 			build(t, src, map[string]node{"a": file("aaaa"), "b": file("bbbb")})
 			build(t, dest, map[string]node{"old": file("old"), "b": dir(), "b/c": file("c")})
@@ -431,11 +432,20 @@ func TestApplyFailuresLeaveNoStage(t *testing.T) {
 type countingExecer struct {
 	Execer
 	ops map[Op]int
+	// onStdin, when set, receives each command's stdin once the command is done.
+	onStdin func(op Op, stdin []byte)
 }
 
 func (c *countingExecer) Exec(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	c.ops[OpOf(argv)]++
-	return c.Execer.Exec(ctx, argv, stdin, stdout, stderr)
+	op := OpOf(argv)
+	c.ops[op]++
+	if c.onStdin == nil || stdin == nil {
+		return c.Execer.Exec(ctx, argv, stdin, stdout, stderr)
+	}
+	var seen bytes.Buffer
+	err := c.Execer.Exec(ctx, argv, io.TeeReader(stdin, &seen), stdout, stderr)
+	c.onStdin(op, seen.Bytes())
+	return err
 }
 
 func TestApplyExecCounts(t *testing.T) {

@@ -86,7 +86,7 @@ func TestReadManifestOutput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var requested strings.Builder
-			got, err := NewShell(&RecordingExecer{}).readManifest(strings.NewReader(tt.output), nopCloser{&requested}, tt.hashed)
+			got, err := NewShell(&RecordingExecer{}).readManifest(strings.NewReader(tt.output), nopCloser{&requested}, tt.hashed, map[string]string{})
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)

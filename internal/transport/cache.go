@@ -1,0 +1,171 @@
+package transport
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Cache keeps, in dir on this machine, the sha256 of every file a Manifest or Apply saw in a container,
+// with the file's stat key: size, mode, inode, and modification and change times to the nanosecond. A
+// later Manifest of the same container and dest (kindling started again) hashes only the files whose key
+// changed, instead of reading every file in the container. A key only matches a file that nothing wrote
+// since: writing a file changes its change time, which no program can set, and the kernel gives a write
+// that follows a stat of the file a change time of its own. dir is created when needed; "" keeps no cache.
+func Cache(dir string) Option {
+	return func(s *Shell) { s.cacheDir = dir }
+}
+
+// cacheMaxAge is how long a cache file of a container not seen again is kept.
+const cacheMaxAge = 7 * 24 * time.Hour
+
+// cachedFile is what a cache remembers about one file.
+type cachedFile struct{ key, hash string }
+
+// hashCache is the cache file of one container and dest. Its records are NUL-terminated fields:
+// "w", path, key, hash (the file's hash) or "d", path, "", "" (path and everything under it are gone).
+// A Manifest rewrites the file; an Apply appends to it.
+type hashCache struct{ path string }
+
+// cache returns the cache of dest in this Shell's container, or nil when there is none.
+func (s *Shell) cache(dest string) *hashCache {
+	if s.cacheDir == "" {
+		return nil
+	}
+	sum := sha256.Sum256([]byte(s.exec.Target() + "\x00" + dest))
+	return &hashCache{path: filepath.Join(s.cacheDir, hex.EncodeToString(sum[:16]))}
+}
+
+// load returns the files the cache knows, or nil if it has none (or cannot be read: a cache is only ever
+// a shortcut).
+func (c *hashCache) load() map[string]cachedFile {
+	f, err := os.Open(c.path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 64<<10)
+	// Records apply in order: a file counts unless it or a directory above it was deleted after it was
+	// written.
+	type seen struct {
+		cachedFile
+		seq int
+	}
+	written := map[string]seen{}
+	deleted := map[string]int{}
+	for seq := 0; ; seq++ {
+		var rec [4]string
+		for i := range rec {
+			field, err := r.ReadString(0)
+			if err == io.EOF && i == 0 && field == "" {
+				files := make(map[string]cachedFile, len(written))
+				for p, w := range written {
+					if !deletedAfter(deleted, p, w.seq) {
+						files[p] = w.cachedFile
+					}
+				}
+				return files
+			}
+			if err != nil {
+				return nil
+			}
+			rec[i] = field[:len(field)-1]
+		}
+		switch rec[0] {
+		case "w":
+			written[rec[1]] = seen{cachedFile{key: rec[2], hash: rec[3]}, seq}
+		case "d":
+			deleted[rec[1]] = seq
+		default:
+			return nil
+		}
+	}
+}
+
+// deletedAfter reports whether p or a directory above it was deleted after record seq.
+func deletedAfter(deleted map[string]int, p string, seq int) bool {
+	for {
+		if d, ok := deleted[p]; ok && d > seq {
+			return true
+		}
+		i := strings.LastIndexByte(p, '/')
+		if i < 0 {
+			return false
+		}
+		p = p[:i]
+	}
+}
+
+// save replaces the cache with files, and removes cache files of other containers not used for
+// cacheMaxAge.
+func (c *hashCache) save(files map[string]cachedFile) {
+	var b bytes.Buffer
+	for p, f := range files {
+		writeRecord(&b, "w", p, f.key, f.hash)
+	}
+	dir := filepath.Dir(c.path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return
+	}
+	tmp, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return
+	}
+	_, err = tmp.Write(b.Bytes())
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), c.path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return
+	}
+	prune(dir)
+}
+
+// update records what an Apply wrote and deleted.
+func (c *hashCache) update(written map[string]cachedFile, deleted []string) {
+	var b bytes.Buffer
+	for _, p := range deleted {
+		writeRecord(&b, "d", p, "", "")
+	}
+	for p, f := range written {
+		writeRecord(&b, "w", p, f.key, f.hash)
+	}
+	if err := os.MkdirAll(filepath.Dir(c.path), 0o700); err != nil {
+		return
+	}
+	f, err := os.OpenFile(c.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return
+	}
+	f.Write(b.Bytes())
+	f.Close()
+}
+
+func writeRecord(b *bytes.Buffer, fields ...string) {
+	for _, f := range fields {
+		b.WriteString(f)
+		b.WriteByte(0)
+	}
+}
+
+func prune(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > cacheMaxAge {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}
