@@ -19,21 +19,16 @@ type container struct {
 	name string
 	// path is the PATH of the container; "" is this machine's (dash with GNU coreutils, findutils, tar).
 	path string
-	// session runs the commands through a Session rather than one exec each.
-	session bool
 }
 
 // containers returns the images every end-to-end test runs against: this machine's GNU userland, a
-// BusyBox one, both again without tar, and both through a Session.
+// BusyBox one, and both again without tar.
 func containers(t testing.TB) []container {
-	busybox := busyboxPath(t, nil)
 	return []container{
-		{"gnu", "", false},
-		{"busybox", busybox, false},
-		{"gnu-no-tar", gnuPath(t, "tar"), false},
-		{"busybox-no-tar", busyboxPath(t, []string{"tar"}), false},
-		{"gnu-session", "", true},
-		{"busybox-session", busybox, true},
+		{"gnu", ""},
+		{"busybox", busyboxPath(t, nil)},
+		{"gnu-no-tar", gnuPath(t, "tar")},
+		{"busybox-no-tar", busyboxPath(t, []string{"tar"})},
 	}
 }
 
@@ -85,12 +80,7 @@ func contains(list []string, s string) bool {
 // newShell returns a Shell into the container, with a hash cache of its own: a test's first Manifest of a
 // dest hashes every file, the next ones only what changed.
 func newShell(t testing.TB, c container, opts ...Option) *Shell {
-	var e Execer = &LocalExecer{Name: "pod/test/" + c.name, Path: c.path}
-	if c.session {
-		s := NewSession(e)
-		t.Cleanup(func() { s.Close() })
-		e = s
-	}
+	e := &LocalExecer{Name: "pod/test/" + c.name, Path: c.path}
 	return NewShell(e, append([]Option{Cache(t.TempDir())}, opts...)...)
 }
 
