@@ -97,7 +97,9 @@ func (w workload) deploy(t *testing.T, ns string) string {
 	container := map[string]any{"name": "app", "image": e2e.RuntimesImage, "imagePullPolicy": "Never", "command": w.argv}
 	spec := map[string]any{"terminationGracePeriodSeconds": 1, "containers": []any{container}}
 	if w.dir != "" {
-		seed := fmt.Sprintf(`mkdir -p %[1]s && cp -L /seed/* %[1]s/ && exec "$0" "$@"`, w.dir)
+		// Only what is missing: the restart supervisor runs this command again on every restart, and
+		// must not undo what kindling synced.
+		seed := fmt.Sprintf(`mkdir -p %[1]s && for f in /seed/*; do [ -e "%[1]s/${f##*/}" ] || cp -L "$f" %[1]s/; done; exec "$0" "$@"`, w.dir)
 		container["command"] = append([]string{"sh", "-c", seed}, w.argv...)
 		container["volumeMounts"] = []any{map[string]any{"name": "seed", "mountPath": "/seed"}}
 		spec["volumes"] = []any{map[string]any{"name": "seed", "configMap": map[string]any{"name": w.name + "-seed"}}}
