@@ -134,6 +134,7 @@ func describedFiles(out io.Reader, written []plan.Item) map[string]cachedFile {
 // their local modification time.
 func writeTar(w io.Writer, staged []stagedEntry, src Source, record []plan.Item) error {
 	tw := tar.NewWriter(w)
+	buf := make([]byte, 32<<10)
 	now := time.Now().Truncate(time.Second)
 	for _, e := range staged {
 		h := &tar.Header{Name: e.name, ModTime: now, Mode: int64(e.Mode()), Format: tar.FormatGNU}
@@ -154,7 +155,7 @@ func writeTar(w io.Writer, staged []stagedEntry, src Source, record []plan.Item)
 				if err := tw.WriteHeader(h); err != nil {
 					return err
 				}
-				return copyExactly(tw, f, e)
+				return copyExactly(tw, f, e, buf)
 			})
 			if err != nil {
 				return err
@@ -189,11 +190,12 @@ func (s *Shell) applyFill(ctx context.Context, dest, stage string, staged []stag
 		staged = staged[n:]
 		argv := append([]string{"sh", "-c", fillScript, "kindling", dest, stage}, args...)
 		k, err := s.stream(ctx, dest, argv, nil, func(w io.Writer) error {
+			buf := make([]byte, 32<<10)
 			for _, e := range chunk {
 				if e.Kind != plan.File {
 					continue
 				}
-				if err := withFile(src, e, func(f io.Reader, _ time.Time) error { return copyExactly(w, f, e) }); err != nil {
+				if err := withFile(src, e, func(f io.Reader, _ time.Time) error { return copyExactly(w, f, e, buf) }); err != nil {
 					return err
 				}
 			}
@@ -379,13 +381,15 @@ func withFile(src Source, e stagedEntry, use func(f io.Reader, modTime time.Time
 	return use(f, modTime)
 }
 
-// copyExactly copies the planned size of a file, failing if the file turns out shorter or longer.
-func copyExactly(w io.Writer, f io.Reader, e stagedEntry) error {
-	if n, err := io.CopyN(w, f, e.Size); err != nil {
-		if err == io.EOF || n < e.Size && errors.Is(err, io.ErrUnexpectedEOF) {
-			return fmt.Errorf("%s: %w", e.path, ErrSourceChanged)
-		}
+// copyExactly copies the planned size of a file through buf, failing if the file turns out shorter or
+// longer. One buffer serves all the files of a stream: io.Copy would allocate one per file.
+func copyExactly(w io.Writer, f io.Reader, e stagedEntry, buf []byte) error {
+	n, err := io.CopyBuffer(w, io.LimitReader(f, e.Size), buf)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return err
+	}
+	if n < e.Size {
+		return fmt.Errorf("%s: %w", e.path, ErrSourceChanged)
 	}
 	var extra [1]byte
 	if n, _ := f.Read(extra[:]); n > 0 {
