@@ -41,8 +41,9 @@ is reported, not asserted.
    reports, and the time from the local write to the new content being readable in the container (a poller
    inside the pod); the baseline is ` + "`kubectl cp`" + ` of the file (its bytes: the tar stream kubectl cp sends).
 5. **Watcher cost** on a 100,000-file tree (100 MB, 5,000 directories): time from starting ` + "`kindling sync`" + `
-   to its initial-sync line (the pod already holding the tree, and a fresh pod), then RSS (` + "`VmRSS`" + `,
-   ` + "`VmHWM`" + ` from /proc) and CPU over 10 idle seconds (utime+stime from /proc/PID/stat).
+   to its "watching" line (the pod already holding the tree, and a fresh pod), then RSS (` + "`VmRSS`" + `,
+   ` + "`VmHWM`" + ` from /proc) and CPU over 10 idle seconds, 10 s after that line (utime+stime from
+   /proc/PID/stat); and kindling in a user namespace whose inotify watch limit is set to 1,000.
 
 ## Results
 `)

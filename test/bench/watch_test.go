@@ -16,6 +16,7 @@ import (
 const (
 	bigTreeFiles = 100_000
 	bigTreeSize  = 100 << 20
+	settle       = 10 * time.Second
 	idleWindow   = 10 * time.Second
 )
 
@@ -38,6 +39,9 @@ func TestWatcherCost(t *testing.T) {
 	k := startKindling(t, args...)
 	warmStart := k.waitLine(t, 0, startedWatching, 30*time.Minute).at.Sub(k.start)
 	pid := k.cmd.Process.Pid
+	// The first seconds after the initial sync are not idle yet: the Go runtime finishes collecting the
+	// garbage of the sync in the background.
+	time.Sleep(settle)
 	cpuBefore, idleFrom := cpuTime(t, pid), time.Now()
 	time.Sleep(idleWindow) // the measurement itself: CPU used while nothing happens
 	idleCPU := float64(cpuTime(t, pid)-cpuBefore) / float64(time.Since(idleFrom)) * 100
@@ -53,7 +57,7 @@ func TestWatcherCost(t *testing.T) {
 		kindling: fmt.Sprintf("%s (%s)", size(rss), size(peak)), baseline: "—",
 		target: "≤ 100 MB", met: verdict(rss <= 100<<20 && peak <= 100<<20)})
 	record(t, result{figure: 5, measure: fmt.Sprintf("idle CPU over %v", idleWindow),
-		kindling: fmt.Sprintf("%.2f %%", idleCPU), baseline: "—",
+		kindling: fmt.Sprintf("%.2f %% (from %v after the initial sync)", idleCPU, settle), baseline: "—",
 		target: "~0 % (≤ 0.5 %)", met: verdict(idleCPU <= 0.5)})
 
 	message, clear := watchLimit(t, args)
