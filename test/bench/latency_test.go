@@ -51,7 +51,8 @@ var latencyApps = []latencyApp{
 		floor:  "kill",
 	},
 	{
-		name: "nginx", file: "index.html", dir: "/var/www/html", port: 80, path: "/index.html",
+		// Not index.html: the image has one (Apache's), which the seed leaves in place.
+		name: "nginx", file: "kindling.html", dir: "/var/www/html", port: 80, path: "/kindling.html",
 		source: func(marker string) string { return "<p>nginx " + marker + "</p>\n" },
 		argv:   []string{"nginx", "-g", "daemon off;"},
 		loop:   []string{"nginx", "-g", "daemon off;"},
