@@ -35,8 +35,10 @@ is reported, not asserted.
 2. **Initial sync** of a generated tree (10,000 files, 100 MB, sizes from bytes to ~100 KB, 500 nested
    directories) into an empty directory of a running pod: wall time of ` + "`kindling sync --once`" + ` (process start to
    exit) against ` + "`tar -c | kubectl exec -i POD -- tar -x`" + `; median of 3.
-3. **Re-sync of the unchanged tree**: ` + "`kindling sync --once`" + ` again on the pod that has it; the baseline sends
-   the whole tree again. Bytes are what kindling reports on its sync line (content sent, not the manifest).
+3. **Re-sync of the unchanged tree**: ` + "`kindling sync --once`" + ` again on the pod that has it, 3 times (the
+   first is kindling started again after the initial sync); wall time of the process, and in parentheses the
+   time on kindling's sync line (without its start-up and local scan). The baseline sends the whole tree again.
+   Bytes are what kindling reports on its sync line (content sent, not the manifest).
 4. **One-line edit** in that tree, with ` + "`kindling sync`" + ` watching (default debounce 500 ms): bytes kindling
    reports, and the time from the local write to the new content being readable in the container (a poller
    inside the pod); the baseline is ` + "`kubectl cp`" + ` of the file (its bytes: the tar stream kubectl cp sends).

@@ -59,17 +59,20 @@ func TestTreeSync(t *testing.T) {
 		e2e.MustExec(t, ns, pod, "app", "rm", "-rf", fmt.Sprintf("/data/kindling%d", i), fmt.Sprintf("/data/tar%d", i+1))
 	}
 
-	// Figure 3: the classic tool does not know what the pod has, so it sends everything again.
-	var resyncWall []time.Duration
+	// Figure 3: the classic tool does not know what the pod has, so it sends everything again. The first
+	// re-sync is the one that counts (kindling started again after the initial sync); later ones show
+	// what stays when nothing is left to learn.
+	var resyncWall, resyncLine []time.Duration
 	var resync syncReport
 	for range trials {
 		wall, r := runOnce(t, syncArgs(dest)...)
-		resyncWall, resync = append(resyncWall, wall), r
+		resyncWall, resyncLine, resync = append(resyncWall, wall), append(resyncLine, r.elapsed), r
 	}
 	again := tarPipe(t, ns, pod, src, "/data/tar0")
-	record(t, result{figure: 3, measure: fmt.Sprintf("re-sync of the unchanged tree: time (median of %d)", trials),
-		kindling: ms(median(resyncWall)), baseline: ms(again) + " (tar pipe again)",
-		target: "≤ 0.5 s", met: verdict(median(resyncWall) <= 500*time.Millisecond)})
+	record(t, result{figure: 3, measure: fmt.Sprintf("re-sync of the unchanged tree: first / median of %d (sync line: first)", trials),
+		kindling: fmt.Sprintf("%s / %s (%s)", ms(resyncWall[0]), ms(median(resyncWall)), ms(resyncLine[0])),
+		baseline: ms(again) + " (tar pipe again)",
+		target:   "≤ 0.5 s", met: verdict(resyncWall[0] <= 500*time.Millisecond)})
 	record(t, result{figure: 3, measure: "re-sync of the unchanged tree: files and bytes sent",
 		kindling: fmt.Sprintf("%d files, %s", resync.written, size(resync.bytes)), baseline: fmt.Sprintf("%d files, %s", treeFiles, size(total)),
 		target: "no file content", met: verdict(resync.written == 0)})
