@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -65,6 +67,7 @@ func runSync(ctx context.Context, out io.Writer, o syncOptions) (err error) {
 		return err
 	}
 	targets := &podTargets{client: client, pods: pods, container: container}
+	defer targets.Close()
 	// Detection needs a running pod, so --restart waits for one like --once does.
 	if err := waitForPod(ctx, out, targets, o.once || o.restart || o.dryRun); err != nil {
 		return err
@@ -113,8 +116,9 @@ func runSync(ctx context.Context, out io.Writer, o syncOptions) (err error) {
 		cfg.Reloader = reloader{rp.strategy}
 	}
 	warn := func(line string) { fmt.Fprintln(out, "kindling: "+line) }
+	cache := manifestCacheDir()
 	cfg.NewTransport = func(e transport.Execer) transport.Transport {
-		return transport.NewShell(e, transport.Excluding(remoteExcluded), transport.Warn(warn))
+		return transport.NewShell(e, transport.Excluding(remoteExcluded), transport.Warn(warn), transport.Cache(cache))
 	}
 	session := engine.New(cfg)
 	fmt.Fprintf(out, "kindling: syncing %s → deployment/%s (container %s) %s in namespace %s\n", o.src, d.Name, container, cfg.Dest, client.Namespace)
@@ -218,11 +222,26 @@ func replicas(d *appsv1.Deployment) int {
 	return int(*d.Spec.Replicas)
 }
 
-// podTargets adapts the pod watch to the engine's Targets.
+// manifestCacheDir is where the transport keeps the hashes of what it saw in containers, so that a
+// kindling started again need not read every file there; "" (no cache) when the user has no cache
+// directory.
+func manifestCacheDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "kindling", "manifests")
+}
+
+// podTargets adapts the pod watch to the engine's Targets. Each container gets one shell session for
+// the whole run, closed when the container goes away.
 type podTargets struct {
 	client    *kube.Client
 	pods      *kube.PodWatch
 	container string
+
+	mu       sync.Mutex
+	sessions map[string]*transport.Session // by engine.Container ID
 }
 
 func (t *podTargets) Changed() <-chan struct{} { return t.pods.Changed() }
@@ -232,12 +251,38 @@ func (t *podTargets) Current(ctx context.Context) ([]engine.Container, error) {
 	if err != nil {
 		return nil, err
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.sessions == nil {
+		t.sessions = map[string]*transport.Session{}
+	}
 	out := make([]engine.Container, 0, len(pods))
+	current := map[string]bool{}
 	for _, p := range pods {
-		out = append(out, engine.Container{
-			ID:   string(p.UID) + "/" + kube.ContainerStart(&p, t.container),
-			Exec: t.client.NewContainerExec(p.Namespace, p.Name, t.container),
-		})
+		id := string(p.UID) + "/" + kube.ContainerStart(&p, t.container)
+		current[id] = true
+		s, ok := t.sessions[id]
+		if !ok {
+			s = transport.NewSession(t.client.NewContainerExec(p.Namespace, p.Name, t.container))
+			t.sessions[id] = s
+		}
+		out = append(out, engine.Container{ID: id, Exec: s})
+	}
+	for id, s := range t.sessions {
+		if !current[id] {
+			s.Close()
+			delete(t.sessions, id)
+		}
 	}
 	return out, nil
+}
+
+// Close ends every session.
+func (t *podTargets) Close() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for id, s := range t.sessions {
+		s.Close()
+		delete(t.sessions, id)
+	}
 }

@@ -102,7 +102,7 @@ func (s *Shell) applyTar(ctx context.Context, dest, stage string, staged []stage
 		batch, stdout = manifestBatchScript, &described
 	}
 	argv := append([]string{"sh", "-c", tarApplyScript, "kindling", dest, stage, batch}, deletes...)
-	sent, err := s.stream(ctx, dest, argv, stdout, func(w io.Writer) error { return writeTar(w, staged, src, record) })
+	sent, err := s.stream(ctx, dest, argv, stdout, streamSize(staged, tarEntrySize), func(w io.Writer) error { return writeTar(w, staged, src, record) })
 	if err == nil && record != nil {
 		cache.update(describedFiles(&described, record), nil)
 	}
@@ -189,7 +189,7 @@ func (s *Shell) applyFill(ctx context.Context, dest, stage string, staged []stag
 		chunk := staged[:n]
 		staged = staged[n:]
 		argv := append([]string{"sh", "-c", fillScript, "kindling", dest, stage}, args...)
-		k, err := s.stream(ctx, dest, argv, nil, func(w io.Writer) error {
+		k, err := s.stream(ctx, dest, argv, nil, streamSize(chunk, 0), func(w io.Writer) error {
 			buf := make([]byte, 32<<10)
 			for _, e := range chunk {
 				if e.Kind != plan.File {
@@ -261,9 +261,23 @@ func (s *Shell) run(ctx context.Context, dest string, argv []string) error {
 	return nil
 }
 
-// stream executes argv with write's output as stdin, produced while the command runs, and returns the
-// number of bytes sent.
-func (s *Shell) stream(ctx context.Context, dest string, argv []string, stdout io.Writer, write func(io.Writer) error) (int64, error) {
+// stream executes argv with write's output as stdin and returns the number of bytes sent. A stream of
+// an expected size up to MaxSessionInput (a save, not an initial sync) is written out first and handed
+// over whole, which lets a Session run the command on its open shell; a larger one is produced while
+// the command runs.
+func (s *Shell) stream(ctx context.Context, dest string, argv []string, stdout io.Writer, size int64, write func(io.Writer) error) (int64, error) {
+	var stderr bytes.Buffer
+	if size <= MaxSessionInput {
+		var whole bytes.Buffer
+		if err := write(&whole); err != nil {
+			return 0, err
+		}
+		n := int64(whole.Len())
+		if err := s.exec.Exec(ctx, argv, bytes.NewReader(whole.Bytes()), stdout, &stderr); err != nil {
+			return n, s.applyError(dest, err, stderr.Bytes())
+		}
+		return n, nil
+	}
 	pr, pw := io.Pipe()
 	counted := &countingWriter{w: pw}
 	written := make(chan error, 1)
@@ -278,7 +292,6 @@ func (s *Shell) stream(ctx context.Context, dest string, argv []string, stdout i
 		pw.CloseWithError(err)
 		written <- err
 	}()
-	var stderr bytes.Buffer
 	stdin := &quietStdin{r: pr}
 	err := s.exec.Exec(ctx, argv, stdin, stdout, &stderr)
 	stdin.end()
@@ -291,6 +304,21 @@ func (s *Shell) stream(ctx context.Context, dest string, argv []string, stdout i
 		return counted.n, s.applyError(dest, err, stderr.Bytes())
 	}
 	return counted.n, nil
+}
+
+// tarEntrySize is what a tar stream adds to each entry's content: a header block and padding.
+const tarEntrySize = 1024
+
+// streamSize is the expected size of a stream carrying the files among staged, with overhead bytes per entry.
+func streamSize(staged []stagedEntry, overhead int64) int64 {
+	n := 2 * overhead
+	for _, e := range staged {
+		n += overhead
+		if e.Kind == plan.File {
+			n += e.Size
+		}
+	}
+	return n
 }
 
 // streamBufferSize is the size of the writes into an exec's stdin: client-go copies stdin to the

@@ -19,17 +19,26 @@ type container struct {
 	name string
 	// path is the PATH of the container; "" is this machine's (dash with GNU coreutils, findutils, tar).
 	path string
+	// session runs Shell's commands through a Session, as kindling sync does.
+	session bool
 }
 
 // containers returns the images every end-to-end test runs against: this machine's GNU userland, a
 // BusyBox one, and both again without tar.
 func containers(t testing.TB) []container {
 	return []container{
-		{"gnu", ""},
-		{"busybox", busyboxPath(t, nil)},
-		{"gnu-no-tar", gnuPath(t, "tar")},
-		{"busybox-no-tar", busyboxPath(t, []string{"tar"})},
+		{name: "gnu"},
+		{name: "busybox", path: busyboxPath(t, nil)},
+		{name: "gnu-no-tar", path: gnuPath(t, "tar")},
+		{name: "busybox-no-tar", path: busyboxPath(t, []string{"tar"})},
 	}
+}
+
+// withSessions adds to containers both userlands again with Shell's commands run through a Session.
+func withSessions(t testing.TB, containers []container) []container {
+	return append(containers,
+		container{name: "gnu-session", session: true},
+		container{name: "busybox-session", path: busyboxPath(t, nil), session: true})
 }
 
 // busyboxPath makes a directory of BusyBox applets, leaving out the tools in without.
@@ -80,7 +89,12 @@ func contains(list []string, s string) bool {
 // newShell returns a Shell into the container, with a hash cache of its own: a test's first Manifest of a
 // dest hashes every file, the next ones only what changed.
 func newShell(t testing.TB, c container, opts ...Option) *Shell {
-	e := &LocalExecer{Name: "pod/test/" + c.name, Path: c.path}
+	var e Execer = &LocalExecer{Name: "pod/test/" + c.name, Path: c.path}
+	if c.session {
+		session := NewSession(e)
+		t.Cleanup(func() { session.Close() })
+		e = session
+	}
 	return NewShell(e, append([]Option{Cache(t.TempDir())}, opts...)...)
 }
 

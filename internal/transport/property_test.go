@@ -26,7 +26,7 @@ func TestRandomChangesConverge(t *testing.T) {
 		seed = uint64(time.Now().UnixNano())
 	}
 	const steps = 30
-	for _, c := range containers(t) {
+	for _, c := range withSessions(t, containers(t)) {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
 			rng := rand.New(rand.NewPCG(seed, 0))

@@ -118,7 +118,7 @@ var funnyNames = []string{
 }
 
 func TestSyncFunnyNamesAndKinds(t *testing.T) {
-	for _, c := range containers(t) {
+	for _, c := range withSessions(t, containers(t)) {
 		t.Run(c.name, func(t *testing.T) {
 			sh := newShell(t, c)
 			src, dest := t.TempDir(), filepath.Join(t.TempDir(), "app", "dest")

@@ -1,0 +1,353 @@
+package transport
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Session is an Execer that runs commands through one long-lived shell in the container instead of an
+// exec each. A Kubernetes exec is a round trip through the API server and the kubelet plus a process
+// the container runtime sets up: 50 ms on an idle node, 200–500 ms on a busy one, paid twice per save
+// (the files, then the restart). On an open session a command costs a fork in the container.
+//
+// Only a command whose whole stdin is known up front and small (a *bytes.Reader, *bytes.Buffer or
+// *strings.Reader of at most MaxSessionInput bytes) runs on the session; a streamed stdin, which may
+// depend on the command's output, gets an exec of its own, as does everything when the container has no
+// dd to hand the input over. The shell starts with the first command and again after it ended (the pod
+// restarted, the connection broke); the command that was running then fails and is not retried.
+// Commands run one at a time. A context that ends during a command takes the session down with it,
+// since one command cannot be stopped on its own.
+type Session struct {
+	base Execer
+
+	mu   sync.Mutex
+	conn *sessionConn
+}
+
+// MaxSessionInput is the largest stdin a command sends through a Session; the shell reads it with one dd
+// block, which it holds in memory.
+const MaxSessionInput = 1 << 20
+
+// NewSession returns a Session whose shell runs through base.
+func NewSession(base Execer) *Session { return &Session{base: base} }
+
+func (s *Session) Target() string { return s.base.Target() }
+
+// Close ends the shell, if one runs.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn != nil {
+		s.conn.stop()
+		s.conn = nil
+	}
+	return nil
+}
+
+// sessionScript is the shell at the other end. Its first line says whether it can hand a command its
+// stdin (that takes dd). Then it reads one command per line:
+//
+//	TOKEN SIZE ARGV...
+//
+// as shell words (single-quoted, a newline inside a word written "$nl"), followed by SIZE bytes of the
+// command's stdin. When the command exits, the shell writes TOKEN to stdout and "TOKEN STATUS\n" to
+// stderr ("TOKEN 127 notfound\n" for a command that does not exist), so that each stream ends one
+// command's output with a marker that no output contains. Commands run through env where the container
+// has it, as an exec runs them: not as shell builtins or functions.
+const sessionScript = `nl='
+'
+x=
+command -v env >/dev/null 2>&1 && x=env
+feed=no
+command -v dd >/dev/null 2>&1 && feed=yes
+printf 'kindling-session %s\n' "$feed"
+while IFS= read -r line; do
+	eval "set -- $line"
+	t=$1 n=$2
+	shift 2
+	if ! command -v "$1" >/dev/null 2>&1; then
+		[ "$n" -eq 0 ] || dd bs="$n" count=1 iflag=fullblock >/dev/null 2>&1
+		printf '%s' "$t"
+		printf '%s 127 notfound\n' "$t" >&2
+		continue
+	fi
+	if [ "$n" -eq 0 ]; then
+		$x "$@" </dev/null
+	else
+		dd bs="$n" count=1 iflag=fullblock 2>/dev/null | $x "$@"
+	fi
+	s=$?
+	printf '%s' "$t"
+	printf '%s %d\n' "$t" "$s" >&2
+done`
+
+const sessionHello = "kindling-session "
+
+var errSessionEnded = errors.New("the shell session ended")
+
+// sessionConn is one running shell.
+type sessionConn struct {
+	stdin       *io.PipeWriter
+	out, errOut *markedReader
+	canFeed     bool
+	cancel      context.CancelFunc
+	done        chan struct{} // closed when the shell's exec returned; err is set then
+	err         error
+}
+
+func (c *sessionConn) stop() {
+	c.cancel()
+	c.stdin.Close()
+}
+
+func (c *sessionConn) dead() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// ended explains why the shell is gone: its exec's own error when there is one, so that a container
+// without sh is recognized as such.
+func (c *sessionConn) ended() error {
+	<-c.done
+	if c.err != nil {
+		return c.err
+	}
+	return errSessionEnded
+}
+
+// Exec runs argv on the session's shell when its stdin allows (see Session), else with an exec of its own.
+func (s *Session) Exec(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(argv) == 0 {
+		return errors.New("no command")
+	}
+	input, ok := knownInput(stdin)
+	if !ok {
+		return s.base.Exec(ctx, argv, stdin, stdout, stderr)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.conn == nil || s.conn.dead() {
+		conn, err := s.start()
+		if err != nil {
+			return err
+		}
+		s.conn = conn
+	}
+	c := s.conn
+	if len(input) > 0 && !c.canFeed {
+		return s.base.Exec(ctx, argv, bytes.NewReader(input), stdout, stderr)
+	}
+	code, notFound, err := c.run(ctx, argv, input, stdout, stderr)
+	if err != nil {
+		s.conn = nil
+		c.stop()
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return ctxErr
+		}
+		return c.ended()
+	}
+	switch {
+	case notFound:
+		return &exec.Error{Name: argv[0], Err: exec.ErrNotFound}
+	case code != 0:
+		return &sessionExitError{code: code}
+	}
+	return nil
+}
+
+// knownInput returns the whole of a stdin that fits a session, and whether it does.
+func knownInput(stdin io.Reader) ([]byte, bool) {
+	if stdin == nil {
+		return nil, true
+	}
+	switch stdin.(type) {
+	case *bytes.Reader, *bytes.Buffer, *strings.Reader:
+	default:
+		return nil, false
+	}
+	if stdin.(interface{ Len() int }).Len() > MaxSessionInput {
+		return nil, false
+	}
+	b, err := io.ReadAll(stdin)
+	return b, err == nil
+}
+
+func (s *Session) start() (*sessionConn, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	errR, errW := io.Pipe()
+	c := &sessionConn{
+		stdin: inW, cancel: cancel, done: make(chan struct{}),
+		out: newMarkedReader(outR), errOut: newMarkedReader(errR),
+	}
+	go func() {
+		stdin := &quietStdin{r: inR}
+		err := s.base.Exec(ctx, []string{"sh", "-c", sessionScript}, stdin, outW, errW)
+		stdin.end()
+		c.err = err
+		close(c.done)
+		inR.CloseWithError(errSessionEnded)
+		outW.CloseWithError(errSessionEnded)
+		errW.CloseWithError(errSessionEnded)
+	}()
+	hello, err := c.out.r.ReadString('\n')
+	if err != nil || !strings.HasPrefix(hello, sessionHello) {
+		c.stop()
+		if err != nil {
+			return nil, c.ended()
+		}
+		return nil, fmt.Errorf("starting a shell session in %s: unexpected output %q", s.base.Target(), hello)
+	}
+	c.canFeed = strings.TrimSpace(strings.TrimPrefix(hello, sessionHello)) == "yes"
+	return c, nil
+}
+
+// run sends one command and copies its output until the markers. An error means the session is out of
+// step or gone.
+func (c *sessionConn) run(ctx context.Context, argv []string, input []byte, stdout, stderr io.Writer) (code int, notFound bool, err error) {
+	token, err := newToken()
+	if err != nil {
+		return 0, false, err
+	}
+	stopWatching := context.AfterFunc(ctx, c.stop)
+	defer stopWatching()
+	request := append([]byte(token+" "+strconv.Itoa(len(input))+" "+shellWords(argv)+"\n"), input...)
+	if _, err := c.stdin.Write(request); err != nil {
+		return 0, false, err
+	}
+	copied := make(chan error, 1)
+	go func() { copied <- c.out.copyUntil(orDiscard(stdout), token) }()
+	code, notFound, err = c.errOut.status(orDiscard(stderr), token)
+	return code, notFound, errors.Join(err, <-copied)
+}
+
+// sessionExitError is a command's non-zero exit status.
+type sessionExitError struct{ code int }
+
+func (e *sessionExitError) Error() string { return "exit status " + strconv.Itoa(e.code) }
+func (e *sessionExitError) ExitCode() int { return e.code }
+
+func newToken() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return "kindling-" + hex.EncodeToString(b[:]), nil
+}
+
+// shellWords quotes argv as shell words for sessionScript: single quotes, and "$nl" for newlines, since
+// the shell reads one line per command.
+func shellWords(argv []string) string {
+	words := make([]string, len(argv))
+	for i, a := range argv {
+		lines := strings.Split(a, "\n")
+		for j, l := range lines {
+			lines[j] = "'" + strings.ReplaceAll(l, "'", `'\''`) + "'"
+		}
+		words[i] = strings.Join(lines, `"$nl"`)
+	}
+	return strings.Join(words, " ")
+}
+
+func orDiscard(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
+}
+
+// markedReader reads one of the shell's output streams, one command's output at a time.
+type markedReader struct {
+	r *bufio.Reader
+}
+
+func newMarkedReader(r io.Reader) *markedReader {
+	return &markedReader{r: bufio.NewReaderSize(r, 64<<10)}
+}
+
+// copyUntil copies the stream to w up to token, which it consumes. A writer that fails is dropped, so
+// that the session stays in step; the caller learns of it from its writer.
+func (m *markedReader) copyUntil(w io.Writer, token string) error {
+	tok := []byte(token)
+	for {
+		if m.r.Buffered() == 0 {
+			if _, err := m.r.Peek(1); err != nil {
+				return err
+			}
+		}
+		buf, _ := m.r.Peek(m.r.Buffered())
+		if i := bytes.Index(buf, tok); i >= 0 {
+			w = write(w, buf[:i])
+			m.r.Discard(i + len(tok))
+			return nil
+		}
+		// Pass on all but what may be the start of the token: a command may wait after writing output,
+		// which must reach the caller meanwhile.
+		if n := len(buf) - partialMatch(buf, tok); n > 0 {
+			w = write(w, buf[:n])
+			m.r.Discard(n)
+			continue
+		}
+		// Too little buffered to decide: read more behind it.
+		if _, err := m.r.Peek(len(buf) + 1); err != nil {
+			return err
+		}
+	}
+}
+
+// write writes b to w, and returns the writer to use from now on.
+func write(w io.Writer, b []byte) io.Writer {
+	if len(b) == 0 { // an io.Pipe blocks even an empty write until someone reads
+		return w
+	}
+	if _, err := w.Write(b); err != nil {
+		return io.Discard
+	}
+	return w
+}
+
+// partialMatch is the length of the longest end of buf that begins tok (shorter than tok).
+func partialMatch(buf, tok []byte) int {
+	for k := min(len(buf), len(tok)-1); k > 0; k-- {
+		if bytes.HasSuffix(buf, tok[:k]) {
+			return k
+		}
+	}
+	return 0
+}
+
+// status copies stderr up to token and reads the status line that follows it.
+func (m *markedReader) status(w io.Writer, token string) (code int, notFound bool, err error) {
+	if err := m.copyUntil(w, token); err != nil {
+		return 0, false, err
+	}
+	line, err := m.r.ReadString('\n')
+	if err != nil {
+		return 0, false, err
+	}
+	fields := strings.Fields(line)
+	if len(fields) > 0 {
+		if code, err = strconv.Atoi(fields[0]); err == nil {
+			return code, len(fields) > 1 && fields[1] == "notfound", nil
+		}
+	}
+	return 0, false, fmt.Errorf("session: no exit status in %q", line)
+}

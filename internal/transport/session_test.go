@@ -1,0 +1,151 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// execCounter is an Execer that counts the execs that reach the container.
+type execCounter struct {
+	Execer
+	n atomic.Int32
+}
+
+func (c *execCounter) Exec(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	c.n.Add(1)
+	return c.Execer.Exec(ctx, argv, stdin, stdout, stderr)
+}
+
+func newTestSession(t *testing.T, path string) (*Session, *execCounter) {
+	base := &execCounter{Execer: &LocalExecer{Name: "pod/test/session", Path: path}}
+	s := NewSession(base)
+	t.Cleanup(func() { s.Close() })
+	return s, base
+}
+
+// run runs argv on s and returns its stdout and stderr.
+func run(t *testing.T, s *Session, stdin io.Reader, argv ...string) (string, string, error) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := s.Exec(context.Background(), argv, stdin, &stdout, &stderr)
+	return stdout.String(), stderr.String(), err
+}
+
+func TestSessionRunsCommandsOnOneShell(t *testing.T) {
+	for _, c := range []container{{name: "gnu"}, {name: "busybox", path: busyboxPath(t, nil)}} {
+		t.Run(c.name, func(t *testing.T) {
+			s, base := newTestSession(t, c.path)
+			// Arguments that break naive quoting and line framing come back exactly.
+			args := append([]string{"sh", "-c", `printf '%s\0' "$@"; echo err >&2`, "x"}, funnyNames...)
+			out, errOut, err := run(t, s, nil, args...)
+			if err != nil || out != strings.Join(funnyNames, "\x00")+"\x00" || errOut != "err\n" {
+				t.Fatalf("argv round trip: err %v, stdout %q, stderr %q", err, out, errOut)
+			}
+			// Input that looks like protocol: newlines, a fake token and status, NUL bytes.
+			input := "kindling-00 5 'x'\n\x00line\nkindling-00 0\n" + strings.Repeat("z", 100_000)
+			if out, _, err := run(t, s, strings.NewReader(input), "cat"); err != nil || out != input {
+				t.Fatalf("cat of %d bytes: err %v, got %d bytes", len(input), err, len(out))
+			}
+			_, _, err = run(t, s, nil, "sh", "-c", "exit 7")
+			if exitCode(err) != 7 {
+				t.Fatalf("exit 7: got %v", err)
+			}
+			// A command that reads only part of its input leaves the session in step.
+			if out, _, err := run(t, s, bytes.NewReader([]byte("one\ntwo\n")), "head", "-n", "1"); err != nil || out != "one\n" {
+				t.Fatalf("head -n 1: %q, %v", out, err)
+			}
+			if _, _, err := run(t, s, nil, "no-such-command"); !isCommandNotFound(err) {
+				t.Fatalf("missing command: got %v, want a not-found error", err)
+			}
+			if out, _, err := run(t, s, nil, "echo", "still here"); err != nil || out != "still here\n" {
+				t.Fatalf("after the others: %q, %v", out, err)
+			}
+			if n := base.n.Load(); n != 1 {
+				t.Errorf("%d execs reached the container, want 1 (the session's shell)", n)
+			}
+		})
+	}
+}
+
+func TestSessionGivesStreamsAndBigInputsTheirOwnExec(t *testing.T) {
+	s, base := newTestSession(t, "")
+	run(t, s, nil, "true")
+	big := strings.Repeat("b", MaxSessionInput+1)
+	if out, _, err := run(t, s, strings.NewReader(big), "wc", "-c"); err != nil || strings.TrimSpace(out) != "1048577" {
+		t.Fatalf("big input: %q, %v", out, err)
+	}
+	// A streamed stdin may depend on the command's output, so it cannot be read ahead.
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Exec(context.Background(), []string{"sh", "-c", "echo ready; read x; echo got $x"}, inR, outW, nil)
+		outW.Close()
+	}()
+	buf := make([]byte, 6)
+	if _, err := io.ReadFull(outR, buf); err != nil || string(buf) != "ready\n" {
+		t.Fatalf("interactive command: %q, %v", buf, err)
+	}
+	io.WriteString(inW, "answer\n")
+	rest, _ := io.ReadAll(outR)
+	if err := <-done; err != nil || string(rest) != "got answer\n" {
+		t.Fatalf("interactive command: %q, %v", rest, err)
+	}
+	if n := base.n.Load(); n != 3 {
+		t.Errorf("%d execs, want 3: the session, the big input, the stream", n)
+	}
+}
+
+func TestSessionWithoutDdRunsInputsApart(t *testing.T) {
+	s, base := newTestSession(t, busyboxPath(t, []string{"dd"}))
+	if out, _, err := run(t, s, strings.NewReader("in"), "cat"); err != nil || out != "in" {
+		t.Fatalf("cat: %q, %v", out, err)
+	}
+	if out, _, err := run(t, s, nil, "echo", "on the session"); err != nil || out != "on the session\n" {
+		t.Fatalf("echo: %q, %v", out, err)
+	}
+	if n := base.n.Load(); n != 2 {
+		t.Errorf("%d execs, want 2: the session, the input", n)
+	}
+}
+
+func TestSessionStartsAgainAfterItsShellDied(t *testing.T) {
+	s, base := newTestSession(t, "")
+	run(t, s, nil, "true")
+	if _, _, err := run(t, s, nil, "sh", "-c", "kill -KILL $PPID"); err == nil {
+		t.Fatal("a command whose session died succeeded")
+	}
+	if out, _, err := run(t, s, nil, "echo", "again"); err != nil || out != "again\n" {
+		t.Fatalf("after the shell died: %q, %v", out, err)
+	}
+	if n := base.n.Load(); n != 2 {
+		t.Errorf("%d execs, want 2 sessions", n)
+	}
+}
+
+func TestSessionCommandEndsWithItsContext(t *testing.T) {
+	s, _ := newTestSession(t, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := s.Exec(ctx, []string{"sleep", "30"}, nil, nil, nil)
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 10*time.Second {
+		t.Fatalf("got %v after %v, want the context's error at once", err, time.Since(start))
+	}
+	if out, _, err := run(t, s, nil, "echo", "next"); err != nil || out != "next\n" {
+		t.Fatalf("after a cancelled command: %q, %v", out, err)
+	}
+}
+
+func TestSessionWithoutShell(t *testing.T) {
+	s, _ := newTestSession(t, t.TempDir())
+	if _, _, err := run(t, s, nil, "true"); !isCommandNotFound(err) {
+		t.Fatalf("got %v, want the not-found error of sh", err)
+	}
+}
