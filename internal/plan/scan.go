@@ -2,6 +2,7 @@ package plan
 
 import (
 	"crypto/sha256"
+	"hash"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -153,8 +154,9 @@ func hashFiles(root string, files []string) ([]Entry, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			h := newHasher()
 			for i := range next {
-				entries[i], errs[i] = hashFile(filepath.Join(root, filepath.FromSlash(files[i])))
+				entries[i], errs[i] = h.hashFile(filepath.Join(root, filepath.FromSlash(files[i])))
 			}
 		}()
 	}
@@ -171,8 +173,20 @@ func hashFiles(root string, files []string) ([]Entry, error) {
 	return entries, nil
 }
 
-func hashFile(p string) (Entry, error) {
-	f, err := os.Open(p)
+// hasher hashes files one after another with the same buffer and digest: a tree has many small files,
+// and allocating for each costs more than hashing it.
+type hasher struct {
+	digest hash.Hash
+	buf    []byte
+	sum    []byte
+}
+
+func newHasher() *hasher {
+	return &hasher{digest: sha256.New(), buf: make([]byte, 64<<10), sum: make([]byte, 0, sha256.Size)}
+}
+
+func (h *hasher) hashFile(p string) (Entry, error) {
+	f, err := openFile(p)
 	if err != nil {
 		return Entry{}, err
 	}
@@ -181,13 +195,26 @@ func hashFile(p string) (Entry, error) {
 	if err != nil {
 		return Entry{}, err
 	}
-	h := sha256.New()
-	n, err := io.Copy(h, f)
+	h.digest.Reset()
+	n, err := io.CopyBuffer(h.digest, onlyReader{f}, h.buf)
 	if err != nil {
 		return Entry{}, err
 	}
-	return Entry{Kind: File, Exec: info.Mode()&0o100 != 0, Size: n, Hash: hex.EncodeToString(h.Sum(nil))}, nil
+	return Entry{Kind: File, Exec: info.Mode()&0o100 != 0, Size: n, Hash: hex.EncodeToString(h.digest.Sum(h.sum[:0]))}, nil
 }
+
+// openFile opens p for reading like os.Open, but leaves it blocking and out of the runtime's poller, which
+// a regular file gains nothing from: that saves a third of the system calls of hashing a small file.
+func openFile(p string) (*os.File, error) {
+	fd, err := syscall.Open(p, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: p, Err: err}
+	}
+	return os.NewFile(uintptr(fd), p), nil
+}
+
+// onlyReader hides a file's WriterTo, so that io.CopyBuffer uses the buffer it is given.
+type onlyReader struct{ io.Reader }
 
 // vanished reports whether err means the path is no longer there, including when a directory on the way
 // was replaced by a file.
