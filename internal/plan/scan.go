@@ -2,10 +2,10 @@ package plan
 
 import (
 	"crypto/sha256"
-	"hash"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"

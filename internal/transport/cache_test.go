@@ -68,7 +68,7 @@ func TestManifestCache(t *testing.T) {
 func (c *countingExecer) describedFiles(t *testing.T) func() int {
 	n := 0
 	c.onStdin = func(op Op, stdin []byte) {
-		if op == OpDescribe {
+		if op == OpHash {
 			for _, b := range stdin {
 				if b == 0 {
 					n++
@@ -129,8 +129,8 @@ func TestApplyFillsCache(t *testing.T) {
 			if d := plan.FirstDifference(local, got); d != "" {
 				t.Errorf("manifest after the initial sync: %s", d)
 			}
-			if n := hashed(); n != 0 || counter.ops[OpDescribe] != 0 {
-				t.Errorf("hashed %d files in %d commands, want none", n, counter.ops[OpDescribe])
+			if n := hashed(); n != 0 || counter.ops[OpHash] != 0 {
+				t.Errorf("hashed %d files in %d commands, want none", n, counter.ops[OpHash])
 			}
 		})
 	}

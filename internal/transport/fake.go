@@ -13,8 +13,9 @@ type Op string
 
 const (
 	OpProbe    Op = "probe"    // which tools the container has
-	OpManifest Op = "manifest" // read the tree under dest
-	OpDescribe Op = "describe" // hash the files of dest whose stat changed since the cached manifest
+	OpManifest Op = "manifest" // list the tree under dest
+	OpDescribe Op = "describe" // stat paths under dest
+	OpHash     Op = "hash"     // stat and hash paths under dest
 	OpApply    Op = "apply"    // extract a tar stream and commit it
 	OpFill     Op = "fill"     // without tar: write part of the staging directory
 	OpCommit   Op = "commit"   // without tar: commit the staging directory
@@ -30,9 +31,12 @@ func OpOf(argv []string) Op {
 	switch argv[2] {
 	case probeScript:
 		return OpProbe
-	case manifestScript:
+	case listScript:
 		return OpManifest
 	case describeScript:
+		if len(argv) > 6 && argv[6] == "sha256" {
+			return OpHash
+		}
 		return OpDescribe
 	case tarApplyScript:
 		return OpApply
@@ -90,8 +94,7 @@ func (r *RecordingExecer) Exec(ctx context.Context, argv []string, stdin io.Read
 	if stdout != nil {
 		io.WriteString(stdout, out)
 	}
-	// A manifest's stdin answers its output, so a canned manifest does not wait for it.
-	if stdin != nil && c.Op != OpManifest {
+	if stdin != nil {
 		c.Stdin, _ = io.Copy(io.Discard, stdin)
 	}
 	r.mu.Lock()

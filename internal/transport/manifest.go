@@ -14,8 +14,10 @@ import (
 	"github.com/kindling-dev/kindling/internal/plan"
 )
 
-// Manifest reads the tree under dest with one exec: the listing comes back first, the excluded paths are
-// dropped here, and only the remaining files are stat'ed and hashed in the container.
+// Manifest reads the tree under dest with two commands: the listing, then, for the paths that are not
+// excluded, a description (stat and sha256 of each file). With the hashes of an earlier run (the hash
+// cache), the description is stat only, and a third command hashes the files whose stat key changed.
+// No command's input depends on its own output, so all of them can run on a Session.
 //
 // Degraded containers: without sha256sum, files come back with an empty Hash, so they always differ
 // from the local tree and are sent again; without find, xargs or stat, the tree is reported empty (see
@@ -36,20 +38,17 @@ func (s *Shell) Manifest(ctx context.Context, dest string) (plan.Tree, error) {
 			known = cache.load()
 		}
 	}
-	// With the hashes of an earlier run, the listing only stats the files, and a second command hashes
-	// those whose stat key changed.
-	hashMode := "none"
-	if hashed && known == nil {
-		hashMode = "sha256"
+	var tree plan.Tree
+	var wanted []string
+	err = s.query(ctx, dest, []string{"sh", "-c", listScript, "kindling", dest}, nil, func(stdout io.Reader) (err error) {
+		tree, wanted, err = s.readListing(stdout)
+		return err
+	})
+	if err != nil || len(wanted) == 0 {
+		return tree, err
 	}
 	keys := map[string]string{}
-	var tree plan.Tree
-	err = s.interact(ctx, dest, []string{"sh", "-c", manifestScript, "kindling", dest, manifestBatchScript, hashMode},
-		func(stdout io.Reader, request io.WriteCloser) (err error) {
-			tree, err = s.readManifest(stdout, request, hashMode == "sha256", keys)
-			return err
-		})
-	if err != nil {
+	if err := s.describe(ctx, dest, wanted, hashed && known == nil, tree, keys); err != nil {
 		return nil, err
 	}
 	if known != nil {
@@ -65,15 +64,9 @@ func (s *Shell) Manifest(ctx context.Context, dest string) (plan.Tree, error) {
 				changed = append(changed, p)
 			}
 		}
-		if len(changed) > 0 {
-			sort.Strings(changed)
-			err = s.interact(ctx, dest, []string{"sh", "-c", describeScript, "kindling", dest, manifestBatchScript, "sha256"},
-				func(stdout io.Reader, request io.WriteCloser) error {
-					return describe(&nulReader{r: bufio.NewReaderSize(stdout, 64<<10)}, request, changed, true, tree, keys)
-				})
-			if err != nil {
-				return nil, err
-			}
+		sort.Strings(changed)
+		if err := s.describe(ctx, dest, changed, true, tree, keys); err != nil {
+			return nil, err
 		}
 	}
 	if cache != nil {
@@ -82,34 +75,54 @@ func (s *Shell) Manifest(ctx context.Context, dest string) (plan.Tree, error) {
 	return tree, nil
 }
 
-// interact runs a manifest command: talk reads its output and writes its stdin, at the same time.
-func (s *Shell) interact(ctx context.Context, dest string, argv []string, talk func(stdout io.Reader, stdin io.WriteCloser) error) error {
-	parent := ctx
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stdinR, stdinW := io.Pipe()
-	stdoutR, stdoutW := io.Pipe()
-	var stderr bytes.Buffer
-	done := make(chan error, 1)
-	go func() {
-		stdin := &quietStdin{r: stdinR}
-		err := s.exec.Exec(ctx, argv, stdin, stdoutW, &stderr)
-		stdin.end()
-		stdoutW.Close()
-		stdinR.Close()
-		done <- err
-	}()
-	perr := talk(stdoutR, stdinW)
-	if perr != nil {
-		cancel() // the container's output made no sense: stop it
+// describe runs describeScript for paths (symlinks first, then files), in commands whose input fits a
+// Session, and adds what it answers to tree and keys.
+func (s *Shell) describe(ctx context.Context, dest string, paths []string, hashed bool, tree plan.Tree, keys map[string]string) error {
+	mode := "none"
+	if hashed {
+		mode = "sha256"
 	}
-	stdoutR.Close()
-	stdinW.Close()
-	err := <-done
+	for len(paths) > 0 {
+		var stdin bytes.Buffer
+		n := 0
+		for ; n < len(paths) && (n == 0 || stdin.Len()+len(paths[n])+3 <= MaxSessionInput); n++ {
+			stdin.WriteString("./" + paths[n] + "\x00")
+		}
+		batch := paths[:n]
+		paths = paths[n:]
+		argv := []string{"sh", "-c", describeScript, "kindling", dest, manifestBatchScript, mode}
+		err := s.query(ctx, dest, argv, &stdin, func(stdout io.Reader) error {
+			return readBatches(&nulReader{r: bufio.NewReaderSize(stdout, 64<<10)}, batch, hashed, tree, keys)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// query runs a command that reads the files of dest, parsing its output while it comes. An output that
+// makes no sense is still read to its end, so that a Session stays in step.
+func (s *Shell) query(ctx context.Context, dest string, argv []string, stdin *bytes.Buffer, parse func(stdout io.Reader) error) error {
+	r, w := io.Pipe()
+	parsed := make(chan error, 1)
+	go func() {
+		err := parse(r)
+		io.Copy(io.Discard, r)
+		parsed <- err
+	}()
+	var stderr bytes.Buffer
+	var in io.Reader
+	if stdin != nil {
+		in = bytes.NewReader(stdin.Bytes())
+	}
+	err := s.exec.Exec(ctx, argv, in, w, &stderr)
+	w.Close()
+	perr := <-parsed
 	switch {
-	case parent.Err() != nil:
-		return parent.Err()
-	case err != nil && (perr == nil || stderr.Len() > 0):
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case err != nil:
 		return s.failure("reading the files of", dest, err, stderr.Bytes())
 	case perr != nil:
 		return fmt.Errorf("reading the files of %s in %s: %v", dest, s.exec.Target(), perr)
@@ -134,27 +147,26 @@ type listed struct {
 	kind plan.Kind
 }
 
-// readManifest parses manifestScript's output, answering its listing with the paths to describe. It
-// records each file's stat key in keys.
-func (s *Shell) readManifest(stdout io.Reader, request io.WriteCloser, hashed bool, keys map[string]string) (plan.Tree, error) {
+// readListing parses listScript's output into the tree of its directories and the paths to describe:
+// the symlinks, then the files, that are not excluded. An absent dest is an empty tree.
+func (s *Shell) readListing(stdout io.Reader) (tree plan.Tree, wanted []string, err error) {
 	r := &nulReader{r: bufio.NewReaderSize(stdout, 64<<10)}
 	header, err := r.field()
 	if err == io.EOF {
-		request.Close()
-		return plan.Tree{}, nil // dest does not exist
+		return plan.Tree{}, nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if header != manifestHeader {
-		return nil, fmt.Errorf("unexpected output %q", header)
+		return nil, nil, fmt.Errorf("unexpected output %q", header)
 	}
 	var all []listed
 	for _, kind := range []plan.Kind{plan.Dir, plan.Symlink, plan.File} {
 		for {
 			name, err := r.field()
 			if err != nil {
-				return nil, unexpectedEOF(err)
+				return nil, nil, unexpectedEOF(err)
 			}
 			if name == "" {
 				break
@@ -165,7 +177,10 @@ func (s *Shell) readManifest(stdout io.Reader, request io.WriteCloser, hashed bo
 			all = append(all, listed{strings.TrimPrefix(name, "./"), kind})
 		}
 	}
-	tree := plan.Tree{}
+	if _, err := r.field(); err != io.EOF {
+		return nil, nil, errors.New("unexpected output after the listing")
+	}
+	tree = plan.Tree{}
 	var links, files []string
 	for _, l := range s.included(all) {
 		switch l.kind {
@@ -177,31 +192,7 @@ func (s *Shell) readManifest(stdout io.Reader, request io.WriteCloser, hashed bo
 			files = append(files, l.path)
 		}
 	}
-	return tree, describe(r, request, append(links, files...), hashed, tree, keys)
-}
-
-// describe asks manifestBatchScript, through request, about the paths wanted (symlinks first, then
-// files), and adds what it answers to tree and keys.
-func describe(r *nulReader, request io.WriteCloser, wanted []string, hashed bool, tree plan.Tree, keys map[string]string) error {
-	written := make(chan error, 1)
-	go func() {
-		w := bufio.NewWriter(request)
-		for _, p := range wanted {
-			w.WriteString("./" + p)
-			w.WriteByte(0)
-		}
-		err := w.Flush()
-		request.Close()
-		written <- err
-	}()
-	err := readBatches(r, wanted, hashed, tree, keys)
-	if err != nil {
-		request.Close() // unblock the writer if the container stopped reading
-	}
-	if werr := <-written; err == nil {
-		err = werr
-	}
-	return err
+	return tree, append(links, files...), nil
 }
 
 // included drops excluded paths, and everything inside an excluded directory, like plan.Scan does.

@@ -20,31 +20,27 @@ echo ` + probeDone
 // manifestHeader starts the manifest of a dest that exists; no output at all means it does not.
 const manifestHeader = "kindling-manifest"
 
-// manifestScript lists the tree under $1 and then hashes what is asked for on stdin. Its output, all
+// listScript lists the tree under $1; no output at all means it does not exist. Its output, all
 // NUL-framed:
 //
 //	kindling-manifest\0
 //	./dir\0 ... \0      directories, ended by an empty record
 //	./link\0 ... \0     symlinks, ended by an empty record
 //	./file\0 ... \0     regular files, ended by an empty record
-//	batches             (see manifestBatchScript)
 //
-// After the listing, stdin carries the NUL-separated paths to describe: the wanted symlinks first, then
-// the wanted files (so that excluded trees, like a node_modules baked into the image, are never hashed).
-// $2 is manifestBatchScript, $3 the hash mode passed on to it. Staging directories of Apply are left
-// out, and removed when an interrupted Apply left them behind more than an hour ago.
-const manifestScript = `[ -e "$1" ] || [ -L "$1" ] || exit 0
+// Staging directories of Apply are left out, and removed when an interrupted Apply left them behind more
+// than an hour ago.
+const listScript = `[ -e "$1" ] || [ -L "$1" ] || exit 0
 cd -- "$1" || exit 90
 find . -maxdepth 1 -name '.kindling-stage.*' -mmin +60 -exec rm -rf {} + 2>/dev/null
 printf '` + manifestHeader + `\0'
 for t in d l f; do
 	find . -path './.kindling-stage.*' -prune -o -type $t -print0
 	printf '\0'
-done
-exec xargs -0 -r sh -c "$2" kindling-batch "$3"`
+done`
 
 // describeScript describes the NUL-separated paths (relative to $1, each starting with "./") on its
-// stdin like manifestScript's second part: $2 is manifestBatchScript, $3 the hash mode.
+// stdin, symlinks first, then files: $2 is manifestBatchScript, $3 the hash mode ("sha256" or "none").
 const describeScript = `cd -- "$1" || exit 90
 exec xargs -0 -r sh -c "$2" kindling-batch "$3"`
 

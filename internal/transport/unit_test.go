@@ -45,21 +45,21 @@ func TestSha256sumLine(t *testing.T) {
 func TestReadManifestOutput(t *testing.T) {
 	hash := strings.Repeat("0f", 32)
 	tests := []struct {
-		name    string
-		hashed  bool
-		output  string
-		want    plan.Tree
-		wantErr string
+		name             string
+		hashed           bool
+		listing, batches string
+		want             plan.Tree
+		wantErr          string
 	}{
-		{name: "absent dest", output: "", want: plan.Tree{}},
+		{name: "absent dest", listing: "", want: plan.Tree{}},
 		{
 			name:   "every kind",
 			hashed: true,
-			output: "kindling-manifest\x00" +
+			listing: "kindling-manifest\x00" +
 				".\x00./d\x00\x00" + // directories
 				"./d/l\x00\x00" + // symlinks
-				"./d/f\x00./x\x00\x00" + // files
-				"B\x003\x00l\x00target\x00S\x002\x00" + "5 755\n- -\n" + "p\x00" + hash + "\n\n",
+				"./d/f\x00./x\x00\x00", // files
+			batches: "B\x003\x00l\x00target\x00S\x002\x00" + "5 755\n- -\n" + "p\x00" + hash + "\n\n",
 			want: plan.Tree{
 				"d":   {Kind: plan.Dir},
 				"d/l": {Kind: plan.Symlink, Hash: "target"},
@@ -68,25 +68,31 @@ func TestReadManifestOutput(t *testing.T) {
 			},
 		},
 		{
-			name:   "without sha256sum, in two batches",
-			output: "kindling-manifest\x00.\x00\x00\x00./a\x00./b\x00\x00" + "B\x001\x00S\x001\x000 644\n" + "B\x001\x00S\x001\x003 700\n",
+			name:    "without sha256sum, in two batches",
+			listing: "kindling-manifest\x00.\x00\x00\x00./a\x00./b\x00\x00",
+			batches: "B\x001\x00S\x001\x000 644\n" + "B\x001\x00S\x001\x003 700\n",
 			want: plan.Tree{
 				"a": {Kind: plan.File, Size: 0},
 				"b": {Kind: plan.File, Size: 3, Exec: true},
 			},
 		},
-		{name: "cut short", output: "kindling-manifest\x00.\x00\x00\x00./a\x00\x00B\x001\x00", wantErr: "unexpected EOF"},
-		{name: "garbage", output: "sh: 1: syntax error\x00", wantErr: "unexpected output"},
+		{name: "listing cut short", listing: "kindling-manifest\x00.\x00\x00", wantErr: "unexpected EOF"},
+		{name: "batches cut short", listing: "kindling-manifest\x00.\x00\x00\x00./a\x00\x00", batches: "B\x001\x00", wantErr: "unexpected EOF"},
+		{name: "garbage", listing: "sh: 1: syntax error\x00", wantErr: "unexpected output"},
 		{
 			name:    "miscounted batch",
-			output:  "kindling-manifest\x00\x00\x00./a\x00\x00B\x001\x00S\x002\x00",
+			listing: "kindling-manifest\x00\x00\x00./a\x00\x00",
+			batches: "B\x001\x00S\x002\x00",
 			wantErr: "batch of 1 paths reported 0 symlinks and 2 files",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var requested strings.Builder
-			got, err := NewShell(&RecordingExecer{}).readManifest(strings.NewReader(tt.output), nopCloser{&requested}, tt.hashed, map[string]string{})
+			got, wanted, err := NewShell(&RecordingExecer{}).readListing(strings.NewReader(tt.listing))
+			if err == nil && len(wanted) > 0 {
+				r := &nulReader{r: bufio.NewReader(strings.NewReader(tt.batches))}
+				err = readBatches(r, wanted, tt.hashed, got, map[string]string{})
+			}
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)
@@ -102,10 +108,6 @@ func TestReadManifestOutput(t *testing.T) {
 		})
 	}
 }
-
-type nopCloser struct{ *strings.Builder }
-
-func (nopCloser) Close() error { return nil }
 
 func TestIncluded(t *testing.T) {
 	all := []listed{
