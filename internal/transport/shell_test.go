@@ -492,7 +492,8 @@ func TestApplyExecCounts(t *testing.T) {
 			clear(counter.ops)
 			syncTree(t, sh, src, dest)
 			want := maps.Clone(tt.want)
-			want[OpManifest], want[OpHash] = 2, 2 // two manifests: a listing, then a description each
+			// Two manifests, each a listing and then a description.
+			want[OpManifest], want[OpHash] = 2, 2
 			want[OpDelete] = 1 // 300 × 254 bytes of deletions is more than one command line carries
 			if fmt.Sprint(counter.ops) != fmt.Sprint(want) {
 				t.Errorf("commands = %v, want %v", counter.ops, want)
