@@ -68,6 +68,9 @@ type containerState struct {
 	transport transport.Transport
 	// remote is the tree the container is known to hold; nil means unknown (read it before diffing).
 	remote plan.Tree
+	// read and readErr are a manifest read ahead, while the local tree was scanned.
+	read    plan.Tree
+	readErr error
 	// started is false until the first sync into this container has been followed by a reload.
 	started bool
 }
@@ -79,10 +82,19 @@ func New(cfg Config) *Session {
 
 // Once syncs the local tree into every current container and reloads the apps.
 func (s *Session) Once(ctx context.Context) error {
-	if err := s.update(ctx, []string{""}); err != nil {
+	if err := s.refreshTargets(ctx); err != nil {
 		return err
 	}
-	if err := s.refreshTargets(ctx); err != nil {
+	// Scanning the local tree and reading what the containers hold do not depend on each other.
+	var wg sync.WaitGroup
+	for _, c := range s.containers {
+		if c.remote == nil {
+			wg.Go(func() { c.read, c.readErr = c.transport.Manifest(ctx, s.cfg.Dest) })
+		}
+	}
+	err := s.update(ctx, []string{""})
+	wg.Wait()
+	if err != nil {
 		return err
 	}
 	return s.flush(ctx, s.cfg.Clock.Now(), "initial sync")
@@ -218,7 +230,12 @@ func (s *Session) syncContainer(ctx context.Context, c *containerState, local pl
 	firstContact := remote == nil
 	if firstContact {
 		var err error
-		if remote, err = c.transport.Manifest(ctx, s.cfg.Dest); err != nil {
+		remote, err = c.read, c.readErr
+		c.read, c.readErr = nil, nil
+		if remote == nil && err == nil {
+			remote, err = c.transport.Manifest(ctx, s.cfg.Dest)
+		}
+		if err != nil {
 			o.err = err
 			return o
 		}
