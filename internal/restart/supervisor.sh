@@ -43,7 +43,7 @@ now_cs() {
 }
 
 # Polls sleep for a tick; POSIX sleep only promises whole seconds.
-if sleep 0.001 2>/dev/null; then tick=0.05; else tick=1; fi
+if sleep 0.001 2>/dev/null; then tick=0.01; else tick=1; fi
 
 set_state() { printf '%s\n' "$*" >"$state_dir/state"; }
 
