@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -112,6 +113,9 @@ func (s *Session) Watch(ctx context.Context, batches <-chan watch.Batch) error {
 	if Fatal(err) {
 		return err
 	}
+	// The initial sync is a session's peak of memory (whole trees and manifests pass through it); give
+	// that back to the system before idling, rather than whenever the runtime gets to it.
+	debug.FreeOSMemory()
 	var retry <-chan time.Time
 	schedule := func(err error) {
 		if err != nil && !isGone(err) {
