@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +18,7 @@ import (
 	"github.com/kindling-dev/kindling/internal/engine"
 	"github.com/kindling-dev/kindling/internal/ignore"
 	"github.com/kindling-dev/kindling/internal/kube"
+	"github.com/kindling-dev/kindling/internal/plan"
 	"github.com/kindling-dev/kindling/internal/restart"
 	"github.com/kindling-dev/kindling/internal/transport"
 	"github.com/kindling-dev/kindling/internal/watch"
@@ -76,7 +79,7 @@ func runSync(ctx context.Context, out io.Writer, o syncOptions) (err error) {
 		return dryRun(ctx, out, o, d, targets, matcher)
 	}
 	cfg := engine.Config{
-		Local:   &engine.Dir{Src: o.src, Excluded: matcher.Excluded},
+		Local:   &engine.Dir{Src: o.src, Excluded: matcher.Excluded, Hashes: localHashes(o.src)},
 		Dest:    o.dest,
 		Targets: targets,
 		Out:     out,
@@ -116,9 +119,9 @@ func runSync(ctx context.Context, out io.Writer, o syncOptions) (err error) {
 		cfg.Reloader = reloader{rp.strategy}
 	}
 	warn := func(line string) { fmt.Fprintln(out, "kindling: "+line) }
-	cache := manifestCacheDir()
+	manifests := cacheDir("manifests")
 	cfg.NewTransport = func(e transport.Execer) transport.Transport {
-		return transport.NewShell(e, transport.Excluding(remoteExcluded), transport.Warn(warn), transport.Cache(cache))
+		return transport.NewShell(e, transport.Excluding(remoteExcluded), transport.Warn(warn), transport.Cache(manifests))
 	}
 	session := engine.New(cfg)
 	fmt.Fprintf(out, "kindling: syncing %s → deployment/%s (container %s) %s in namespace %s\n", o.src, d.Name, container, cfg.Dest, client.Namespace)
@@ -222,15 +225,26 @@ func replicas(d *appsv1.Deployment) int {
 	return int(*d.Spec.Replicas)
 }
 
-// manifestCacheDir is where the transport keeps the hashes of what it saw in containers, so that a
-// kindling started again need not read every file there; "" (no cache) when the user has no cache
-// directory.
-func manifestCacheDir() string {
+// cacheDir is kindling's directory name in the user's cache directory, "" when there is none. It keeps
+// the hashes of the files kindling saw, locally and in containers, so that a kindling started again
+// need not read every file of an unchanged tree.
+func cacheDir(name string) string {
 	dir, err := os.UserCacheDir()
 	if err != nil {
 		return ""
 	}
-	return filepath.Join(dir, "kindling", "manifests")
+	return filepath.Join(dir, "kindling", name)
+}
+
+// localHashes is the hash cache of the source directory src, nil when there is no cache directory.
+func localHashes(src string) *plan.HashCache {
+	dir := cacheDir("local")
+	abs, err := filepath.Abs(src)
+	if dir == "" || err != nil {
+		return nil
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return plan.LoadHashCache(filepath.Join(dir, hex.EncodeToString(sum[:16])))
 }
 
 // podTargets adapts the pod watch to the engine's Targets. Each container gets one shell session for

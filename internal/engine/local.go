@@ -23,13 +23,18 @@ type Local interface {
 type Dir struct {
 	Src      string
 	Excluded plan.Excluded
-	tree     plan.Tree
+	// Hashes, when set, spares the first scan reading the files unchanged since the last session.
+	Hashes *plan.HashCache
+	tree   plan.Tree
 }
 
 func (d *Dir) Update(_ context.Context, changed []string) (plan.Tree, transport.Source, error) {
 	var err error
 	if d.tree == nil {
-		d.tree, err = plan.Scan(d.Src, d.Excluded)
+		d.tree, err = plan.ScanCached(d.Src, d.Excluded, d.Hashes)
+		if err == nil && d.Hashes != nil {
+			d.Hashes.Save() // a cache that cannot be written only costs the next session time
+		}
 	} else {
 		d.tree, err = plan.Rescan(d.tree, d.Src, changed, d.Excluded)
 	}

@@ -21,8 +21,14 @@ type Excluded func(rel string, isDir bool) bool
 // Scan reads the tree under root, leaving out excluded paths and everything inside excluded directories.
 // Symlinks are recorded as links, never followed.
 func Scan(root string, excluded Excluded) (Tree, error) {
+	return ScanCached(root, excluded, nil)
+}
+
+// ScanCached is Scan taking the hashes of unchanged files from cache (nil: none), and recording in it
+// those it read.
+func ScanCached(root string, excluded Excluded, cache *HashCache) (Tree, error) {
 	t := Tree{}
-	if err := scanInto(t, root, "", excluded); err != nil {
+	if err := scanInto(t, root, "", excluded, cache); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -88,11 +94,11 @@ func addWithAncestors(t Tree, root, rel string, excluded Excluded) error {
 		}
 		t[missing[i]] = Entry{Kind: Dir}
 	}
-	return scanInto(t, root, rel, excluded)
+	return scanInto(t, root, rel, excluded, nil)
 }
 
 // scanInto adds rel (the root itself when rel is "") and everything below it to t.
-func scanInto(t Tree, root, rel string, excluded Excluded) error {
+func scanInto(t Tree, root, rel string, excluded Excluded, cache *HashCache) error {
 	start := filepath.Join(root, filepath.FromSlash(rel))
 	var files []string
 	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
@@ -132,7 +138,7 @@ func scanInto(t Tree, root, rel string, excluded Excluded) error {
 	if err != nil {
 		return err
 	}
-	entries, err := hashFiles(root, files)
+	entries, err := hashFiles(root, files, cache)
 	if err != nil {
 		return err
 	}
@@ -144,8 +150,9 @@ func scanInto(t Tree, root, rel string, excluded Excluded) error {
 	return nil
 }
 
-// hashFiles reads and hashes files in parallel; an entry is left zero when its file vanished meanwhile.
-func hashFiles(root string, files []string) ([]Entry, error) {
+// hashFiles reads and hashes files in parallel, unless cache knows them; an entry is left zero when its
+// file vanished meanwhile.
+func hashFiles(root string, files []string, cache *HashCache) ([]Entry, error) {
 	entries := make([]Entry, len(files))
 	errs := make([]error, len(files))
 	next := make(chan int)
@@ -156,7 +163,7 @@ func hashFiles(root string, files []string) ([]Entry, error) {
 			defer wg.Done()
 			h := newHasher()
 			for i := range next {
-				entries[i], errs[i] = h.hashFile(filepath.Join(root, filepath.FromSlash(files[i])))
+				entries[i], errs[i] = h.entry(root, files[i], cache)
 			}
 		}()
 	}
@@ -185,7 +192,17 @@ func newHasher() *hasher {
 	return &hasher{digest: sha256.New(), buf: make([]byte, 64<<10), sum: make([]byte, 0, sha256.Size)}
 }
 
-func (h *hasher) hashFile(p string) (Entry, error) {
+// entry returns the entry of the file rel under root: from cache when it knows the file as it is,
+// else hashed (and then remembered in cache).
+func (h *hasher) entry(root, rel string, cache *HashCache) (Entry, error) {
+	p := filepath.Join(root, filepath.FromSlash(rel))
+	if cache != nil {
+		if info, err := os.Lstat(p); err == nil {
+			if e, ok := cache.lookup(rel, info); ok {
+				return e, nil
+			}
+		}
+	}
 	f, err := openFile(p)
 	if err != nil {
 		return Entry{}, err
@@ -200,7 +217,11 @@ func (h *hasher) hashFile(p string) (Entry, error) {
 	if err != nil {
 		return Entry{}, err
 	}
-	return Entry{Kind: File, Exec: info.Mode()&0o100 != 0, Size: n, Hash: hex.EncodeToString(h.digest.Sum(h.sum[:0]))}, nil
+	e := Entry{Kind: File, Exec: info.Mode()&0o100 != 0, Size: n, Hash: hex.EncodeToString(h.digest.Sum(h.sum[:0]))}
+	if cache != nil && n == info.Size() {
+		cache.remember(rel, info, e.Hash)
+	}
+	return e, nil
 }
 
 // openFile opens p for reading like os.Open, but leaves it blocking and out of the runtime's poller, which

@@ -9,7 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
+
+	"github.com/kindling-dev/kindling/internal/cachefile"
 )
 
 // Cache keeps, in dir on this machine, the sha256 of every file a Manifest or Apply saw in a container,
@@ -21,9 +22,6 @@ import (
 func Cache(dir string) Option {
 	return func(s *Shell) { s.cacheDir = dir }
 }
-
-// cacheMaxAge is how long a cache file of a container not seen again is kept.
-const cacheMaxAge = 7 * 24 * time.Hour
 
 // cachedFile is what a cache remembers about one file.
 type cachedFile struct{ key, hash string }
@@ -102,33 +100,13 @@ func deletedAfter(deleted map[string]int, p string, seq int) bool {
 	}
 }
 
-// save replaces the cache with files, and removes cache files of other containers not used for
-// cacheMaxAge.
+// save replaces the cache with files.
 func (c *hashCache) save(files map[string]cachedFile) {
 	var b bytes.Buffer
 	for p, f := range files {
 		writeRecord(&b, "w", p, f.key, f.hash)
 	}
-	dir := filepath.Dir(c.path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return
-	}
-	tmp, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return
-	}
-	_, err = tmp.Write(b.Bytes())
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), c.path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return
-	}
-	prune(dir)
+	cachefile.Replace(c.path, b.Bytes())
 }
 
 // update records what an Apply wrote and deleted.
@@ -155,17 +133,5 @@ func writeRecord(b *bytes.Buffer, fields ...string) {
 	for _, f := range fields {
 		b.WriteString(f)
 		b.WriteByte(0)
-	}
-}
-
-func prune(dir string) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	for _, e := range entries {
-		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > cacheMaxAge {
-			os.Remove(filepath.Join(dir, e.Name()))
-		}
 	}
 }
