@@ -25,6 +25,7 @@ type HashCache struct {
 
 	mu   sync.Mutex
 	seen map[string]cachedHash
+	read bool // a file was read since LoadHashCache: the saved cache is not up to date
 }
 
 type cachedHash struct {
@@ -56,9 +57,13 @@ type savedHashes struct {
 	Files   map[string]cachedHash
 }
 
-// Save writes what the scans since LoadHashCache saw, replacing the file.
+// Save writes what the scans since LoadHashCache saw, replacing the file, unless it holds that already.
 func (c *HashCache) Save() error {
 	c.mu.Lock()
+	if !c.read && len(c.seen) == len(c.known) {
+		c.mu.Unlock()
+		return nil
+	}
 	saved := savedHashes{SavedAt: time.Now().UnixNano(), Files: c.seen}
 	var b bytes.Buffer
 	err := gob.NewEncoder(&b).Encode(saved)
@@ -79,17 +84,19 @@ func (c *HashCache) lookup(rel string, info fs.FileInfo) (Entry, bool) {
 	if !ok || cached.Key != key || !time.Unix(0, key.Change).Before(c.savedAt.Add(-untrustedWindow)) {
 		return Entry{}, false
 	}
-	c.remember(rel, info, cached.Hash)
+	c.mu.Lock()
+	c.seen[rel] = cached
+	c.mu.Unlock()
 	return Entry{Kind: File, Exec: info.Mode()&0o100 != 0, Size: info.Size(), Hash: cached.Hash}, true
 }
 
-// remember records the hash of the file rel whose stat is info.
+// remember records the hash of the file rel, just read, whose stat is info.
 func (c *HashCache) remember(rel string, info fs.FileInfo, hash string) {
 	key, ok := keyOf(info)
-	if !ok {
-		return
-	}
 	c.mu.Lock()
-	c.seen[rel] = cachedHash{Key: key, Hash: hash}
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	c.read = true
+	if ok {
+		c.seen[rel] = cachedHash{Key: key, Hash: hash}
+	}
 }

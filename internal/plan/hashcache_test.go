@@ -62,6 +62,28 @@ func TestHashCache(t *testing.T) {
 	if soon["same"].Hash != want["same"].Hash {
 		t.Errorf("file changed just before the save: hash %q, want it read again", soon["same"].Hash)
 	}
+
+	// A save rewrites the cache only when a scan read files.
+	saveAfterScan := func() time.Time {
+		c := LoadHashCache(cacheFile)
+		c.savedAt = time.Now().Add(time.Minute)
+		if _, err := ScanCached(root, noneExcluded, c); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Save(); err != nil {
+			t.Fatal(err)
+		}
+		info, _ := os.Stat(cacheFile)
+		return info.ModTime()
+	}
+	saved := saveAfterScan() // "changed" and "gone" are not in it yet
+	if again := saveAfterScan(); !again.Equal(saved) {
+		t.Error("a scan that read no file rewrote the cache")
+	}
+	os.WriteFile(filepath.Join(root, "changed"), []byte("again!"), 0o644) // same size, new change time
+	if again := saveAfterScan(); again.Equal(saved) {
+		t.Error("a scan that read a file did not save the cache")
+	}
 }
 
 func TestHashCacheUnreadableIsEmpty(t *testing.T) {
