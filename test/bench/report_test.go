@@ -37,7 +37,7 @@ is reported, not asserted.
    exit) against ` + "`tar -c | kubectl exec -i POD -- tar -x`" + `; median of 3.
 3. **Re-sync of the unchanged tree**: ` + "`kindling sync --once`" + ` again on the pod that has it, 3 times (the
    first is kindling started again after the initial sync); wall time of the process, and in parentheses the
-   time on kindling's sync line (without its start-up and local scan). The baseline sends the whole tree again.
+   time on kindling's sync line (after its start-up, the local scan and the manifests read meanwhile). The baseline sends the whole tree again.
    Bytes are what kindling reports on its sync line (content sent, not the manifest).
 4. **One-line edit** in that tree, with ` + "`kindling sync`" + ` watching (default debounce 500 ms): bytes kindling
    reports, and the time from the local write to the new content being readable in the container (a poller
