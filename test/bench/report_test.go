@@ -44,7 +44,7 @@ is reported, not asserted.
    inside the pod); the baseline is ` + "`kubectl cp`" + ` of the file (its bytes: the tar stream kubectl cp sends).
 5. **Watcher cost** on a 100,000-file tree (100 MB, 5,000 directories): time from starting ` + "`kindling sync`" + `
    to its "watching" line (the pod already holding the tree, and a fresh pod), then RSS (` + "`VmRSS`" + `,
-   ` + "`VmHWM`" + ` from /proc) and CPU over 10 idle seconds, 10 s after that line (utime+stime from
+   ` + "`VmHWM`" + `, the peak of the whole run, start-up included, from /proc; the target is on ` + "`VmRSS`" + `) and CPU over 10 idle seconds, 10 s after that line (utime+stime from
    /proc/PID/stat); and kindling in a user namespace whose inotify watch limit is set to 1,000.
 
 ## Results
