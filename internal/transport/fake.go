@@ -31,7 +31,7 @@ func OpOf(argv []string) Op {
 	switch argv[2] {
 	case probeScript:
 		return OpProbe
-	case listScript:
+	case listScript, listStatScript:
 		return OpManifest
 	case describeScript:
 		if len(argv) > 6 && argv[6] == "sha256" {

@@ -7,17 +7,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/kindling-dev/kindling/internal/plan"
 )
 
-// Manifest reads the tree under dest with two commands: the listing, then, for the paths that are not
-// excluded, a description (stat and sha256 of each file). With the hashes of an earlier run (the hash
-// cache), the description is stat only, and a third command hashes the files whose stat key changed.
-// No command's input depends on its own output, so all of them can run on a Session.
+// Manifest reads the tree under dest: a listing, then, for the paths that are not excluded, a
+// description (stat and sha256 of each file). Where find has -printf (GNU), the listing carries each
+// path's stat key and symlink target in the same pass. With the hashes of an earlier run (the hash
+// cache), only the files whose stat key changed are hashed. No command's input depends on its own
+// output, so all of them can run on a Session.
 //
 // Degraded containers: without sha256sum, files come back with an empty Hash, so they always differ
 // from the local tree and are sent again; without find, xargs or stat, the tree is reported empty (see
@@ -40,37 +43,44 @@ func (s *Shell) Manifest(ctx context.Context, dest string) (plan.Tree, error) {
 	}
 	var tree plan.Tree
 	var wanted []string
-	err = s.query(ctx, dest, []string{"sh", "-c", listScript, "kindling", dest}, nil, func(stdout io.Reader) (err error) {
-		tree, wanted, err = s.readListing(stdout)
+	keys := map[string]string{}
+	statted := tools[findPrintf]
+	script := listScript
+	if statted {
+		script = listStatScript
+	}
+	err = s.query(ctx, dest, []string{"sh", "-c", script, "kindling", dest}, nil, func(stdout io.Reader) (err error) {
+		tree, wanted, err = s.readListing(stdout, statted, keys)
 		return err
 	})
-	if err != nil || len(wanted) == 0 {
-		return tree, err
-	}
-	keys := map[string]string{}
-	if err := s.describe(ctx, dest, wanted, hashed && known == nil, tree, keys); err != nil {
+	if err != nil {
 		return nil, err
 	}
-	if known != nil {
-		var changed []string
+	if !statted {
+		if err := s.describe(ctx, dest, wanted, hashed && known == nil, tree, keys); err != nil {
+			return nil, err
+		}
+	}
+	if hashed {
+		var unhashed []string
 		for p, e := range tree {
-			if e.Kind != plan.File {
+			if e.Kind != plan.File || e.Hash != "" {
 				continue
 			}
 			if c, ok := known[p]; ok && keys[p] != "" && c.key == keys[p] {
 				e.Hash = c.hash
 				tree[p] = e
 			} else {
-				changed = append(changed, p)
+				unhashed = append(unhashed, p)
 			}
 		}
-		sort.Strings(changed)
-		if err := s.describe(ctx, dest, changed, true, tree, keys); err != nil {
+		sort.Strings(unhashed)
+		if err := s.describe(ctx, dest, unhashed, true, tree, keys); err != nil {
 			return nil, err
 		}
 	}
-	if cache != nil {
-		cache.save(cacheable(tree, keys))
+	if fresh := cacheable(tree, keys); cache != nil && !maps.Equal(fresh, known) {
+		cache.save(fresh)
 	}
 	return tree, nil
 }
@@ -143,13 +153,17 @@ func cacheable(tree plan.Tree, keys map[string]string) map[string]cachedFile {
 
 // listed is one path of the container's listing.
 type listed struct {
-	path string // relative to dest, as in a plan.Tree
-	kind plan.Kind
+	path  string // relative to dest, as in a plan.Tree
+	kind  plan.Kind
+	entry plan.Entry
+	key   string // a file's stat key, when the listing has it
 }
 
-// readListing parses listScript's output into the tree of its directories and the paths to describe:
-// the symlinks, then the files, that are not excluded. An absent dest is an empty tree.
-func (s *Shell) readListing(stdout io.Reader) (tree plan.Tree, wanted []string, err error) {
+// readListing parses the output of listScript, or with statted of listStatScript (recording each file's
+// stat key in keys), into the tree of its directories (and, statted, its symlinks and files) and the
+// paths left to describe: the symlinks, then the files, that are not excluded. An absent dest is an
+// empty tree.
+func (s *Shell) readListing(stdout io.Reader, statted bool, keys map[string]string) (tree plan.Tree, wanted []string, err error) {
 	r := &nulReader{r: bufio.NewReaderSize(stdout, 64<<10)}
 	header, err := r.field()
 	if err == io.EOF {
@@ -161,21 +175,13 @@ func (s *Shell) readListing(stdout io.Reader) (tree plan.Tree, wanted []string, 
 	if header != manifestHeader {
 		return nil, nil, fmt.Errorf("unexpected output %q", header)
 	}
-	var all []listed
-	for _, kind := range []plan.Kind{plan.Dir, plan.Symlink, plan.File} {
-		for {
-			name, err := r.field()
-			if err != nil {
-				return nil, nil, unexpectedEOF(err)
-			}
-			if name == "" {
-				break
-			}
-			if name == "." {
-				continue
-			}
-			all = append(all, listed{strings.TrimPrefix(name, "./"), kind})
-		}
+	read := readNames
+	if statted {
+		read = readStatted
+	}
+	all, err := read(r)
+	if err != nil {
+		return nil, nil, err
 	}
 	if _, err := r.field(); err != io.EOF {
 		return nil, nil, errors.New("unexpected output after the listing")
@@ -183,16 +189,72 @@ func (s *Shell) readListing(stdout io.Reader) (tree plan.Tree, wanted []string, 
 	tree = plan.Tree{}
 	var links, files []string
 	for _, l := range s.included(all) {
-		switch l.kind {
-		case plan.Dir:
-			tree[l.path] = plan.Entry{Kind: plan.Dir}
-		case plan.Symlink:
+		switch {
+		case l.kind == plan.Dir || statted:
+			tree[l.path] = l.entry
+			if l.key != "" {
+				keys[l.path] = l.key
+			}
+		case l.kind == plan.Symlink:
 			links = append(links, l.path)
-		case plan.File:
+		case l.kind == plan.File:
 			files = append(files, l.path)
 		}
 	}
 	return tree, append(links, files...), nil
+}
+
+// readNames reads listScript's names: directories, symlinks, then files, each list ended by an empty record.
+func readNames(r *nulReader) ([]listed, error) {
+	var all []listed
+	for _, kind := range []plan.Kind{plan.Dir, plan.Symlink, plan.File} {
+		for {
+			name, err := r.field()
+			if err != nil {
+				return nil, unexpectedEOF(err)
+			}
+			if name == "" {
+				break
+			}
+			if name != "." {
+				all = append(all, listed{path: strings.TrimPrefix(name, "./"), kind: kind, entry: plan.Entry{Kind: kind}})
+			}
+		}
+	}
+	return all, nil
+}
+
+// readStatted reads listStatScript's records: kind, path, stat line, symlink target.
+func readStatted(r *nulReader) ([]listed, error) {
+	var all []listed
+	for {
+		var rec [4]string
+		for i := range rec {
+			f, err := r.field()
+			if err == io.EOF && i == 0 {
+				return all, nil
+			}
+			if err != nil {
+				return nil, unexpectedEOF(err)
+			}
+			rec[i] = f
+		}
+		kind, ok := map[string]plan.Kind{"d": plan.Dir, "l": plan.Symlink, "f": plan.File}[rec[0]]
+		if !ok || rec[1] == "." {
+			continue // sockets, devices and pipes are not synced
+		}
+		l := listed{path: strings.TrimPrefix(rec[1], "./"), kind: kind, entry: plan.Entry{Kind: kind}}
+		switch kind {
+		case plan.Symlink:
+			l.entry.Hash = rec[3]
+		case plan.File:
+			l.entry = statEntry(rec[2])
+			if l.entry.Size >= 0 {
+				l.key = canonicalKey(rec[2])
+			}
+		}
+		all = append(all, l)
+	}
 }
 
 // included drops excluded paths, and everything inside an excluded directory, like plan.Scan does.
@@ -273,18 +335,10 @@ func readFiles(r *nulReader, files []string, hashed bool, tree plan.Tree, keys m
 		if err != nil {
 			return unexpectedEOF(err)
 		}
-		e := plan.Entry{Kind: plan.File, Size: -1}
-		sizeText, rest, _ := strings.Cut(line, " ")
-		modeText, _, _ := strings.Cut(rest, " ")
-		if size, err := strconv.ParseInt(sizeText, 10, 64); err == nil {
-			e.Size = size
-		}
-		if mode, err := strconv.ParseUint(modeText, 8, 32); err == nil {
-			e.Exec = mode&0o100 != 0
-		}
+		e := statEntry(line)
 		tree[f] = e
 		if e.Size >= 0 {
-			keys[f] = line // size, mode, inode, modification and change times
+			keys[f] = canonicalKey(line)
 		}
 	}
 	if !hashed {
@@ -312,6 +366,63 @@ func readFiles(r *nulReader, files []string, hashed bool, tree plan.Tree, keys m
 		tree[f] = e
 	}
 	return nil
+}
+
+// statEntry is the file entry a stat line ("size mode ..." with an octal mode) describes; a line for a file
+// that could not be read ("- -") gives size -1.
+func statEntry(line string) plan.Entry {
+	e := plan.Entry{Kind: plan.File, Size: -1}
+	sizeText, rest, _ := strings.Cut(line, " ")
+	modeText, _, _ := strings.Cut(rest, " ")
+	if size, err := strconv.ParseInt(sizeText, 10, 64); err == nil {
+		e.Size = size
+	}
+	if mode, err := strconv.ParseUint(modeText, 8, 32); err == nil {
+		e.Exec = mode&0o100 != 0
+	}
+	return e
+}
+
+// canonicalKey writes a stat key "size mode inode mtime ctime" with both times in nanoseconds since the
+// epoch, whether they came as stat's dates ("2026-01-02 15:04:05.123456789 +0000") or find's seconds
+// ("1767366245.1234567890"), so that a listing and a description of the same file agree. A line in
+// neither form is kept as it is.
+func canonicalKey(line string) string {
+	f := strings.Fields(line)
+	var times []string
+	switch len(f) {
+	case 5:
+		times = f[3:]
+	case 9:
+		times = []string{strings.Join(f[3:6], " "), strings.Join(f[6:], " ")}
+	default:
+		return line
+	}
+	var ns [2]int64
+	for i, t := range times {
+		n, ok := nanos(t)
+		if !ok {
+			return line
+		}
+		ns[i] = n
+	}
+	return fmt.Sprintf("%s %s %s %d %d", f[0], f[1], f[2], ns[0], ns[1])
+}
+
+// nanos parses a time of stat (%y) or find (%T@) into nanoseconds since the epoch.
+func nanos(t string) (int64, bool) {
+	if strings.Contains(t, "-") {
+		tm, err := time.Parse("2006-01-02 15:04:05.999999999 -0700", t)
+		return tm.UnixNano(), err == nil
+	}
+	secText, frac, _ := strings.Cut(t, ".")
+	sec, err := strconv.ParseInt(secText, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	frac = (frac + "000000000")[:9]
+	n, err := strconv.ParseInt(frac, 10, 64)
+	return sec*1e9 + n, err == nil
 }
 
 func unexpectedEOF(err error) error {

@@ -13,8 +13,14 @@ var probeTools = []string{"tar", "find", "xargs", "stat", "sha256sum", "readlink
 // probeDone ends the probe's output, so that a shell that died half-way is not mistaken for missing tools.
 const probeDone = "kindling-probe-done"
 
-// probeScript prints, one per line, the names among its arguments that are commands in the container.
+// findPrintf is the probe's name for a find with -printf (GNU findutils), which lists a tree with each
+// path's stat in one pass.
+const findPrintf = "find-printf"
+
+// probeScript prints, one per line, the names among its arguments that are commands in the container,
+// and findPrintf when find has -printf.
 const probeScript = `for t; do command -v "$t" >/dev/null 2>&1 && printf '%s\n' "$t"; done
+find / -maxdepth 0 -printf '' >/dev/null 2>&1 && echo ` + findPrintf + `
 echo ` + probeDone
 
 // manifestHeader starts the manifest of a dest that exists; no output at all means it does not.
@@ -38,6 +44,16 @@ for t in d l f; do
 	find . -path './.kindling-stage.*' -prune -o -type $t -print0
 	printf '\0'
 done`
+
+// listStatScript is listScript in one pass of GNU find, each path with its stat key and symlink target.
+// Its output, after the header, is four NUL-terminated fields per path: the kind (d, l, f, or another of
+// find's %y letters), the path, "size mode inode mtime ctime" (mode in octal, times in seconds since the
+// epoch) and the symlink target.
+const listStatScript = `[ -e "$1" ] || [ -L "$1" ] || exit 0
+cd -- "$1" || exit 90
+find . -maxdepth 1 -name '.kindling-stage.*' -mmin +60 -exec rm -rf {} + 2>/dev/null
+printf '` + manifestHeader + `\0'
+find . -path './.kindling-stage.*' -prune -o -printf '%y\0%p\0%s %m %i %T@ %C@\0%l\0'`
 
 // describeScript describes the NUL-separated paths (relative to $1, each starting with "./") on its
 // stdin, symlinks first, then files: $2 is manifestBatchScript, $3 the hash mode ("sha256" or "none").

@@ -46,7 +46,7 @@ func TestReadManifestOutput(t *testing.T) {
 	hash := strings.Repeat("0f", 32)
 	tests := []struct {
 		name             string
-		hashed           bool
+		hashed, statted  bool
 		listing, batches string
 		want             plan.Tree
 		wantErr          string
@@ -76,6 +76,21 @@ func TestReadManifestOutput(t *testing.T) {
 				"b": {Kind: plan.File, Size: 3, Exec: true},
 			},
 		},
+		{
+			name:    "one pass of find -printf",
+			statted: true,
+			listing: "kindling-manifest\x00" +
+				"d\x00.\x00\x00\x00" + "d\x00./d\x004096 755 2 1.0 1.0\x00\x00" +
+				"l\x00./d/l\x007 777 3 1.0 1.0\x00target\x00" +
+				"f\x00./d/f\x005 755 4 1767366245.1234567890 1767366245.1234567890\x00\x00" +
+				"s\x00./sock\x000 755 5 1.0 1.0\x00\x00",
+			want: plan.Tree{
+				"d":   {Kind: plan.Dir},
+				"d/l": {Kind: plan.Symlink, Hash: "target"},
+				"d/f": {Kind: plan.File, Exec: true, Size: 5},
+			},
+		},
+		{name: "statted listing cut short", statted: true, listing: "kindling-manifest\x00f\x00./a\x00", wantErr: "unexpected EOF"},
 		{name: "listing cut short", listing: "kindling-manifest\x00.\x00\x00", wantErr: "unexpected EOF"},
 		{name: "batches cut short", listing: "kindling-manifest\x00.\x00\x00\x00./a\x00\x00", batches: "B\x001\x00", wantErr: "unexpected EOF"},
 		{name: "garbage", listing: "sh: 1: syntax error\x00", wantErr: "unexpected output"},
@@ -88,7 +103,7 @@ func TestReadManifestOutput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, wanted, err := NewShell(&RecordingExecer{}).readListing(strings.NewReader(tt.listing))
+			got, wanted, err := NewShell(&RecordingExecer{}).readListing(strings.NewReader(tt.listing), tt.statted, map[string]string{})
 			if err == nil && len(wanted) > 0 {
 				r := &nulReader{r: bufio.NewReader(strings.NewReader(tt.batches))}
 				err = readBatches(r, wanted, tt.hashed, got, map[string]string{})
@@ -111,8 +126,8 @@ func TestReadManifestOutput(t *testing.T) {
 
 func TestIncluded(t *testing.T) {
 	all := []listed{
-		{"node_modules", plan.Dir}, {"node_modules/x", plan.Dir}, {"node_modules/x/i.js", plan.File},
-		{"a", plan.Dir}, {"a/node_modules", plan.File}, {"a/b.log", plan.File}, {"a/c.js", plan.File},
+		{path: "node_modules", kind: plan.Dir}, {path: "node_modules/x", kind: plan.Dir}, {path: "node_modules/x/i.js", kind: plan.File},
+		{path: "a", kind: plan.Dir}, {path: "a/node_modules", kind: plan.File}, {path: "a/b.log", kind: plan.File}, {path: "a/c.js", kind: plan.File},
 	}
 	sh := NewShell(&RecordingExecer{}, Excluding(func(rel string, isDir bool) bool {
 		return strings.HasSuffix(rel, ".log") || isDir && strings.HasSuffix(rel, "node_modules")
