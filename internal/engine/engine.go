@@ -245,8 +245,9 @@ func (s *Session) syncContainer(ctx context.Context, c *containerState, local pl
 		}
 	}
 	p := plan.Diff(local, remote)
-	// On first contact even an empty plan is applied: it creates --dest and proves it is writable.
-	if !p.Empty() || firstContact {
+	// On first contact even an empty plan is applied when the container holds nothing under --dest: it
+	// creates --dest and proves it writable (a manifest of an existing --dest proves that already).
+	if !p.Empty() || firstContact && len(remote) == 0 {
 		stats, err := c.transport.Apply(ctx, s.cfg.Dest, p, s.source)
 		o.stats = stats
 		if err != nil {

@@ -161,6 +161,33 @@ func TestOnceSyncsEveryContainerAndReloadsIt(t *testing.T) {
 	}
 }
 
+func TestFirstContactAppliesAnEmptyPlanOnlyWhereDestHoldsNothing(t *testing.T) {
+	once := func(src string, c *memContainer) {
+		t.Helper()
+		s := newSession(t, src, &fakeTargets{containers: []*memContainer{c}, changed: make(chan struct{})}, io.Discard)
+		if err := s.Once(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if c.reloads != 1 || c.manifests != 1 {
+			t.Errorf("%s: %d reloads, %d manifests; want 1 and 1", c.name, c.reloads, c.manifests)
+		}
+	}
+	// Nothing to sync into an empty --dest (or none): the empty plan creates it and proves it writable.
+	fresh := &memContainer{name: "fresh", tree: plan.Tree{}}
+	once(t.TempDir(), fresh)
+	if fresh.applies != 1 {
+		t.Errorf("empty --dest: %d applies, want 1", fresh.applies)
+	}
+	// A --dest that holds the tree already: its manifest proved it writable, nothing is sent.
+	src := t.TempDir()
+	writeFile(t, src, "app.py", "v1")
+	synced := &memContainer{name: "synced", tree: localTree(t, src)}
+	once(src, synced)
+	if synced.applies != 0 {
+		t.Errorf("--dest already synced: %d applies, want 0", synced.applies)
+	}
+}
+
 func TestWatchSendsOnlyTheChangeAndSyncsNewContainersFully(t *testing.T) {
 	src := t.TempDir()
 	writeFile(t, src, "app.py", "v1")

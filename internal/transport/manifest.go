@@ -16,7 +16,8 @@ import (
 	"github.com/kindling-dev/kindling/internal/plan"
 )
 
-// Manifest reads the tree under dest: a listing, then, for the paths that are not excluded, a
+// Manifest reads the tree under dest (a *NotWritableError when the container's user cannot write there):
+// a listing, then, for the paths that are not excluded, a
 // description (stat and sha256 of each file). Where find has -printf (GNU), the listing carries each
 // path's stat key and symlink target in the same pass. With the hashes of an earlier run (the hash
 // cache), only the files whose stat key changed are hashed. No command's input depends on its own
@@ -53,6 +54,9 @@ func (s *Shell) Manifest(ctx context.Context, dest string) (plan.Tree, error) {
 		tree, wanted, err = s.readListing(stdout, statted, keys)
 		return err
 	})
+	if errors.Is(err, errLocked) {
+		return nil, &NotWritableError{Dest: dest, Target: s.exec.Target(), Reason: "not writable by the container's user"}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -111,6 +115,8 @@ func (s *Shell) describe(ctx context.Context, dest string, paths []string, hashe
 	return nil
 }
 
+var errLocked = errors.New("dest not writable")
+
 // query runs a command that reads the files of dest, parsing its output while it comes. An output that
 // makes no sense is still read to its end, so that a Session stays in step.
 func (s *Shell) query(ctx context.Context, dest string, argv []string, stdin *bytes.Buffer, parse func(stdout io.Reader) error) error {
@@ -132,6 +138,8 @@ func (s *Shell) query(ctx context.Context, dest string, argv []string, stdin *by
 	switch {
 	case ctx.Err() != nil:
 		return ctx.Err()
+	case err != nil && exitCode(err) == exitLocked:
+		return errLocked
 	case err != nil:
 		return s.failure("reading the files of", dest, err, stderr.Bytes())
 	case perr != nil:

@@ -35,9 +35,10 @@ const manifestHeader = "kindling-manifest"
 //	./file\0 ... \0     regular files, ended by an empty record
 //
 // Staging directories of Apply are left out, and removed when an interrupted Apply left them behind more
-// than an hour ago.
+// than an hour ago. A dest the container's user cannot write to ends it with exitLocked.
 const listScript = `[ -e "$1" ] || [ -L "$1" ] || exit 0
 cd -- "$1" || exit 90
+[ -w . ] || exit 93
 find . -maxdepth 1 -name '.kindling-stage.*' -mmin +60 -exec rm -rf {} + 2>/dev/null
 printf '` + manifestHeader + `\0'
 for t in d l f; do
@@ -51,6 +52,7 @@ done`
 // epoch) and the symlink target.
 const listStatScript = `[ -e "$1" ] || [ -L "$1" ] || exit 0
 cd -- "$1" || exit 90
+[ -w . ] || exit 93
 find . -maxdepth 1 -name '.kindling-stage.*' -mmin +60 -exec rm -rf {} + 2>/dev/null
 printf '` + manifestHeader + `\0'
 find . -path './.kindling-stage.*' -prune -o -printf '%y\0%p\0%s %m %i %T@ %C@\0%l\0'`
@@ -97,9 +99,10 @@ exit 0`
 
 // Exit statuses the apply scripts use to say which step failed.
 const (
-	exitSetup = 90 // dest or the staging directory could not be created
-	exitFill  = 91 // the staging directory could not be filled
-	exitApply = 92 // a delete or a rename into dest failed
+	exitSetup  = 90 // dest or the staging directory could not be created
+	exitFill   = 91 // the staging directory could not be filled
+	exitApply  = 92 // a delete or a rename into dest failed
+	exitLocked = 93 // dest exists, but the container's user cannot write to it
 )
 
 // stagePrelude creates dest ($1) and the staging directory $1/$2 inside it, and makes dest the working

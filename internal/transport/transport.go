@@ -38,7 +38,8 @@ type Stats struct {
 
 // Transport reads and updates the tree under a destination directory in one container.
 type Transport interface {
-	// Manifest returns the tree under dest as the container holds it; an absent dest is an empty tree.
+	// Manifest returns the tree under dest as the container holds it; an absent dest is an empty tree. A
+	// dest that exists but cannot be written is an error wrapping ErrNotWritable.
 	Manifest(ctx context.Context, dest string) (plan.Tree, error)
 	// Apply carries out p under dest, creating dest if needed. No file is visible half-written.
 	Apply(ctx context.Context, dest string, p plan.Plan, src Source) (Stats, error)
