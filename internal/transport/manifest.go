@@ -55,7 +55,7 @@ func (s *Shell) Manifest(ctx context.Context, dest string) (plan.Tree, error) {
 		return err
 	})
 	if errors.Is(err, errLocked) {
-		return nil, &NotWritableError{Dest: dest, Target: s.exec.Target(), Reason: "not writable by the container's user"}
+		return nil, &NotWritableError{Dest: dest, Target: s.exec.Target(), Reason: "not writable"}
 	}
 	if err != nil {
 		return nil, err

@@ -377,7 +377,7 @@ func TestApplyAsNonRootUser(t *testing.T) {
 			}
 			// A dest that exists but that nobody cannot write to: the manifest says so.
 			_, err = sh.Manifest(ctx, root)
-			want = "cannot write to " + root + " in pod/x/c: not writable by the container's user; pick a writable --dest or run the container as a user that owns it"
+			want = "cannot write to " + root + " in pod/x/c: not writable; pick a writable --dest or run the container as a user that owns it"
 			if !errors.Is(err, ErrNotWritable) || err.Error() != want {
 				t.Fatalf("manifest of a dest nobody cannot write to: err = %v\nwant  %s", err, want)
 			}

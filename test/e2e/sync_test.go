@@ -340,6 +340,9 @@ func TestSyncErrorsAreOneActionableLine(t *testing.T) {
 		{"no such container", []string{"sync", "-d", deploy, "-n", ns, "--src", src, "--container", "web", "--once"}, `no container "web"; its containers are: app`},
 		{"unknown language", []string{"sync", "-d", deploy, "-n", ns, "--src", src, "--language", "cobol"}, "go"},
 		{"dest not writable", []string{"sync", "-d", deploy, "-n", ns, "--src", src, "--dest", "/proc/kindling", "--once"}, "/proc/kindling"},
+		// /sys is mounted read-only in a container: the manifest of an existing --dest finds it out.
+		{"existing dest not writable", []string{"sync", "-d", deploy, "-n", ns, "--src", src, "--dest", "/sys/fs", "--once"},
+			"cannot write to /sys/fs in pod/"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
