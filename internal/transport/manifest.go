@@ -3,6 +3,7 @@ package transport
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -173,6 +174,13 @@ type listed struct {
 // empty tree.
 func (s *Shell) readListing(stdout io.Reader, statted bool, keys map[string]string) (tree plan.Tree, wanted []string, err error) {
 	r := &nulReader{r: bufio.NewReaderSize(stdout, 64<<10)}
+	if magic, _ := r.r.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
+		z, err := gzip.NewReader(r.r)
+		if err != nil {
+			return nil, nil, err
+		}
+		r = &nulReader{r: bufio.NewReaderSize(z, 64<<10)}
+	}
 	header, err := r.field()
 	if err == io.EOF {
 		return plan.Tree{}, nil, nil
