@@ -42,8 +42,11 @@ now_cs() {
 	now=$((${_up%.*} * 100 + 1${_up#*.} - 100))
 }
 
-# Polls sleep for a tick; POSIX sleep only promises whole seconds.
-if sleep 0.001 2>/dev/null; then tick=0.01; else tick=1; fi
+# Polls sleep for a tick; POSIX sleep only promises whole seconds. The supervisor's own waits (the app
+# leaving after TERM) hold up the restart, so they poll often; a client's (the app listening again, a
+# reload done) only time it, and every poll is a process competing with the app's start-up, so they
+# poll less often.
+if sleep 0.001 2>/dev/null; then tick=0.01 client_tick=0.05; else tick=1 client_tick=1; fi
 
 set_state() { printf '%s\n' "$*" >"$state_dir/state"; }
 
@@ -336,14 +339,14 @@ request_restart() {
 			kill -USR1 "$spid" 2>/dev/null || die "no supervisor: process $spid is gone"
 			nudge=$((now + 100))
 		fi
-		sleep "$tick"
+		sleep "$client_tick"
 	done
 	app_gen=$s_gen app_pid=$s_detail
 	for port in $ports; do
 		hex=$(printf '%04X' "$port")
 		until port_listening "$hex"; do
 			client_check "waiting=port:$port"
-			sleep "$tick"
+			sleep "$client_tick"
 		done
 	done
 	# An app that failed to bind may have exited while the port looked served.
@@ -416,7 +419,7 @@ reload_signal() {
 	now_cs
 	began=$now deadline=$((now + $3 * 100))
 	while :; do
-		sleep "$tick"
+		sleep "$client_tick"
 		now_cs
 		if ! master_started || [ "$started" != "$first_start" ]; then
 			echo gone
