@@ -13,9 +13,9 @@ import (
 )
 
 // Shell is the Transport that works with what a normal container image has: it runs constant POSIX sh
-// scripts through the container's Execer, with GNU or BusyBox tools. Manifest is one exec; Apply is one
-// exec carrying a tar stream (or, without tar, a few execs carrying raw file contents). Use one Shell per
-// container: it learns once which tools the container has.
+// scripts through the container's Execer, with GNU or BusyBox tools. Manifest is two or three commands;
+// Apply is one carrying a tar stream (or, without tar, a few carrying raw file contents). Use one Shell
+// per container: it learns once which tools the container has.
 type Shell struct {
 	exec     Execer
 	excluded plan.Excluded
@@ -79,7 +79,7 @@ func (e *NotWritableError) Error() string {
 
 func (e *NotWritableError) Unwrap() error { return ErrNotWritable }
 
-// Probe finds out, with one exec the first time it is called, which tools the container has. It
+// Probe finds out, with one command the first time it is called, which tools the container has. It
 // returns the warnings (also given to the Warn option) and a *NoShellError if there is no sh.
 func (s *Shell) Probe(ctx context.Context) ([]string, error) {
 	tools, err := s.probe(ctx)

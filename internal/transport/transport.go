@@ -1,10 +1,12 @@
 // Package transport moves a plan into a container. Everything it does goes through Execer, the one seam
-// to the cluster: the real implementation is a client-go exec (package kube), tests use a fake that runs
-// the same commands on the local machine (LocalExecer) or records them (RecordingExecer).
+// to the cluster: the real implementation is a client-go exec (package kube), which Session turns into
+// one long-lived shell per container; tests use a fake that runs the same commands on the local machine
+// (LocalExecer) or records them (RecordingExecer).
 //
 // Shell is the Transport: constant POSIX sh scripts that work with GNU or BusyBox tools, file names only
-// ever passed as arguments or inside a stream. Manifest is one exec that lists and hashes the tree;
-// Apply is one exec carrying a tar stream into a staging directory inside dest, renamed into place.
+// ever passed as arguments or inside a stream. Manifest is a listing and then descriptions (stat, and
+// sha256 for the files the hash cache does not know); Apply is one command carrying a tar stream into a
+// staging directory inside dest, renamed into place.
 package transport
 
 import (
