@@ -158,9 +158,9 @@ child_gone() {
 }
 
 # request_pending: the client writes the generation it saw into "request" before signalling, and sends
-# the signal again while nothing happens (a signal landing just before `wait` blocks is only seen on
-# the next one). Restart only when that generation is still the current one, so a repeated signal
-# never causes a second restart.
+# the signal again every 100 ms while nothing happens (a signal landing just before `wait` blocks is
+# only seen on the next one). Restart only when that generation is still the current one, so a repeated
+# signal never causes a second restart.
 request_pending() {
 	_want=
 	{ read -r _want <"$state_dir/request"; } 2>/dev/null
@@ -344,7 +344,7 @@ request_restart() {
 		client_check "waiting=restart"
 		if [ "$s_gen" = "$from_gen" ] && [ "$now" -ge "$nudge" ]; then
 			kill -USR1 "$spid" 2>/dev/null || die "no supervisor: process $spid is gone"
-			nudge=$((now + 100))
+			nudge=$((now + 10))
 		fi
 		sleep "$client_tick"
 	done
