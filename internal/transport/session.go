@@ -148,7 +148,7 @@ func (s *Session) Exec(ctx context.Context, argv []string, stdin io.Reader, stdo
 		return err
 	}
 	if s.conn == nil || s.conn.dead() {
-		conn, err := s.start()
+		conn, err := s.start(ctx)
 		if err != nil {
 			return err
 		}
@@ -193,8 +193,9 @@ func knownInput(stdin io.Reader) ([]byte, bool) {
 	return b, err == nil
 }
 
-func (s *Session) start() (*sessionConn, error) {
-	ctx, cancel := context.WithCancel(context.Background())
+// start runs the shell; ctx bounds only the wait for it to answer, the shell lives until Close.
+func (s *Session) start(ctx context.Context) (*sessionConn, error) {
+	shellCtx, cancel := context.WithCancel(context.Background())
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
 	errR, errW := io.Pipe()
@@ -204,7 +205,7 @@ func (s *Session) start() (*sessionConn, error) {
 	}
 	go func() {
 		stdin := &quietStdin{r: inR}
-		err := s.base.Exec(ctx, []string{"sh", "-c", sessionScript}, stdin, outW, errW)
+		err := s.base.Exec(shellCtx, []string{"sh", "-c", sessionScript}, stdin, outW, errW)
 		stdin.end()
 		c.err = err
 		close(c.done)
@@ -212,9 +213,14 @@ func (s *Session) start() (*sessionConn, error) {
 		outW.CloseWithError(errSessionEnded)
 		errW.CloseWithError(errSessionEnded)
 	}()
+	stopWaiting := context.AfterFunc(ctx, c.stop)
 	hello, err := c.out.r.ReadString('\n')
+	stopWaiting()
 	if err != nil || !strings.HasPrefix(hello, sessionHello) {
 		c.stop()
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, ctxErr
+		}
 		if err != nil {
 			return nil, c.ended()
 		}

@@ -149,3 +149,22 @@ func TestSessionWithoutShell(t *testing.T) {
 		t.Fatalf("got %v, want the not-found error of sh", err)
 	}
 }
+
+// hangingExecer is a container whose exec never answers until its context ends.
+type hangingExecer struct{}
+
+func (hangingExecer) Target() string { return "pod/hang/app" }
+func (hangingExecer) Exec(ctx context.Context, _ []string, _ io.Reader, _, _ io.Writer) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func TestSessionStartEndsWithItsContext(t *testing.T) {
+	s := NewSession(hangingExecer{})
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := s.Exec(ctx, []string{"true"}, nil, nil, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v, want the context's error", err)
+	}
+}
