@@ -16,7 +16,7 @@ import (
 func realBuild(t *testing.T, language, tool string, files []string, run func(artifact string) *exec.Cmd, want string) {
 	t.Helper()
 	if _, err := exec.LookPath(tool); err != nil {
-		t.Skipf("%s is not installed", tool)
+		t.Fatalf("%s is not installed; hack/cluster/deps installs it", tool)
 	}
 	src := writeTree(t, files...)
 	spec, err := Default(language, src, Host(), t.TempDir())
@@ -68,9 +68,6 @@ func TestLocalBuildRust(t *testing.T) {
 }
 
 func TestLocalBuildJava(t *testing.T) {
-	if _, err := exec.LookPath("jar"); err != nil {
-		t.Skip("jar is not installed")
-	}
 	realBuild(t, "java", "javac", []string{"src/com/example/Main.java=" + strings.ReplaceAll(helloJava, `"hello"`, `"hello from java"`)},
 		func(jar string) *exec.Cmd { return exec.Command("java", "-jar", jar) }, "hello from java")
 }

@@ -13,7 +13,7 @@ import (
 func listProcs(t *testing.T, shell ...string) []Process {
 	t.Helper()
 	if _, err := exec.LookPath(shell[0]); err != nil {
-		t.Skipf("%s is not installed", shell[0])
+		t.Fatalf("%s is not installed; hack/cluster/deps installs it", shell[0])
 	}
 	out, err := exec.Command(shell[0], append(shell[1:], "-c", ProcScript)...).Output()
 	if err != nil {
@@ -50,7 +50,7 @@ func TestProcScriptFindsThisProcess(t *testing.T) {
 func TestProcScriptOddCommandName(t *testing.T) {
 	sleep, err := exec.LookPath("sleep")
 	if err != nil {
-		t.Skip("no sleep binary")
+		t.Fatal(err)
 	}
 	odd := filepath.Join(t.TempDir(), "x) (y z")
 	if err := os.Symlink(sleep, odd); err != nil {
