@@ -18,9 +18,9 @@ import (
 )
 
 // Manifest reads the tree under dest (a *NotWritableError when the container's user cannot write there):
-// a listing, then, for the paths that are not excluded, a
-// description (stat and sha256 of each file). Where find has -printf (GNU), the listing carries each
-// path's stat key and symlink target in the same pass. With the hashes of an earlier run (the hash
+// a listing, then, for the paths that are not excluded, a description (stat and sha256 of each file).
+// Where find has -printf (GNU), the listing carries each path's stat key and symlink target in the same
+// pass. With the hashes of an earlier run (the hash
 // cache), only the files whose stat key changed are hashed. No command's input depends on its own
 // output, so all of them can run on a Session.
 //
@@ -106,7 +106,7 @@ func (s *Shell) describe(ctx context.Context, dest string, paths []string, hashe
 		batch := paths[:n]
 		paths = paths[n:]
 		argv := []string{"sh", "-c", describeScript, "kindling", dest, manifestBatchScript, mode}
-		err := s.query(ctx, dest, argv, &stdin, func(stdout io.Reader) error {
+		err := s.query(ctx, dest, argv, stdin.Bytes(), func(stdout io.Reader) error {
 			return readBatches(&nulReader{r: bufio.NewReaderSize(stdout, 64<<10)}, batch, hashed, tree, keys)
 		})
 		if err != nil {
@@ -120,7 +120,7 @@ var errLocked = errors.New("dest not writable")
 
 // query runs a command that reads the files of dest, parsing its output while it comes. An output that
 // makes no sense is still read to its end, so that a Session stays in step.
-func (s *Shell) query(ctx context.Context, dest string, argv []string, stdin *bytes.Buffer, parse func(stdout io.Reader) error) error {
+func (s *Shell) query(ctx context.Context, dest string, argv []string, stdin []byte, parse func(stdout io.Reader) error) error {
 	r, w := io.Pipe()
 	parsed := make(chan error, 1)
 	go func() {
@@ -131,7 +131,7 @@ func (s *Shell) query(ctx context.Context, dest string, argv []string, stdin *by
 	var stderr bytes.Buffer
 	var in io.Reader
 	if stdin != nil {
-		in = bytes.NewReader(stdin.Bytes())
+		in = bytes.NewReader(stdin)
 	}
 	err := s.exec.Exec(ctx, argv, in, w, &stderr)
 	w.Close()
@@ -163,7 +163,6 @@ func cacheable(tree plan.Tree, keys map[string]string) map[string]cachedFile {
 // listed is one path of the container's listing.
 type listed struct {
 	path  string // relative to dest, as in a plan.Tree
-	kind  plan.Kind
 	entry plan.Entry
 	key   string // a file's stat key, when the listing has it
 }
@@ -206,14 +205,14 @@ func (s *Shell) readListing(stdout io.Reader, statted bool, keys map[string]stri
 	var links, files []string
 	for _, l := range s.included(all) {
 		switch {
-		case l.kind == plan.Dir || statted:
+		case l.entry.Kind == plan.Dir || statted:
 			tree[l.path] = l.entry
 			if l.key != "" {
 				keys[l.path] = l.key
 			}
-		case l.kind == plan.Symlink:
+		case l.entry.Kind == plan.Symlink:
 			links = append(links, l.path)
-		case l.kind == plan.File:
+		case l.entry.Kind == plan.File:
 			files = append(files, l.path)
 		}
 	}
@@ -233,12 +232,15 @@ func readNames(r *nulReader) ([]listed, error) {
 				break
 			}
 			if name != "." {
-				all = append(all, listed{path: strings.TrimPrefix(name, "./"), kind: kind, entry: plan.Entry{Kind: kind}})
+				all = append(all, listed{path: strings.TrimPrefix(name, "./"), entry: plan.Entry{Kind: kind}})
 			}
 		}
 	}
 	return all, nil
 }
+
+// findKinds are the kinds of find's %y that a tree holds.
+var findKinds = map[string]plan.Kind{"d": plan.Dir, "l": plan.Symlink, "f": plan.File}
 
 // readStatted reads listStatScript's records: kind, path, stat line, symlink target.
 func readStatted(r *nulReader) ([]listed, error) {
@@ -255,11 +257,11 @@ func readStatted(r *nulReader) ([]listed, error) {
 			}
 			rec[i] = f
 		}
-		kind, ok := map[string]plan.Kind{"d": plan.Dir, "l": plan.Symlink, "f": plan.File}[rec[0]]
+		kind, ok := findKinds[rec[0]]
 		if !ok || rec[1] == "." {
 			continue // sockets, devices and pipes are not synced
 		}
-		l := listed{path: strings.TrimPrefix(rec[1], "./"), kind: kind, entry: plan.Entry{Kind: kind}}
+		l := listed{path: strings.TrimPrefix(rec[1], "./"), entry: plan.Entry{Kind: kind}}
 		switch kind {
 		case plan.Symlink:
 			l.entry.Hash = rec[3]
@@ -282,7 +284,7 @@ func (s *Shell) included(all []listed) []listed {
 	excludedDirs := map[string]bool{}
 	kept := all[:0]
 	for _, l := range all {
-		isDir := l.kind == plan.Dir
+		isDir := l.entry.Kind == plan.Dir
 		dir := l.path[:max(0, strings.LastIndexByte(l.path, '/'))]
 		if excludedDirs[dir] || s.excluded(l.path, isDir) {
 			if isDir {

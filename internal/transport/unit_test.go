@@ -126,8 +126,8 @@ func TestReadManifestOutput(t *testing.T) {
 
 func TestIncluded(t *testing.T) {
 	all := []listed{
-		{path: "node_modules", kind: plan.Dir}, {path: "node_modules/x", kind: plan.Dir}, {path: "node_modules/x/i.js", kind: plan.File},
-		{path: "a", kind: plan.Dir}, {path: "a/node_modules", kind: plan.File}, {path: "a/b.log", kind: plan.File}, {path: "a/c.js", kind: plan.File},
+		{path: "node_modules", entry: plan.Entry{Kind: plan.Dir}}, {path: "node_modules/x", entry: plan.Entry{Kind: plan.Dir}}, {path: "node_modules/x/i.js", entry: plan.Entry{Kind: plan.File}},
+		{path: "a", entry: plan.Entry{Kind: plan.Dir}}, {path: "a/node_modules", entry: plan.Entry{Kind: plan.File}}, {path: "a/b.log", entry: plan.Entry{Kind: plan.File}}, {path: "a/c.js", entry: plan.Entry{Kind: plan.File}},
 	}
 	sh := NewShell(&RecordingExecer{}, Excluding(func(rel string, isDir bool) bool {
 		return strings.HasSuffix(rel, ".log") || isDir && strings.HasSuffix(rel, "node_modules")
