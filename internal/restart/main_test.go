@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -47,9 +48,17 @@ func testAppEnviron(extra ...string) []string {
 //	argv FILE ARG...                                          write ARG... to FILE, NUL-separated, then sleep
 //	master WORKERS [OPTION]                                   run WORKERS children; on HUP replace them
 //	worker                                                    sleep until killed
+//	spare=DIR MODE...                                         a spare (the supervisor's --spare): note the
+//	                                                          PID in DIR, wait for the restart, run MODE...
+//	spare-exits                                               a spare that cannot be one: exit 3 at once
 func runTestApp(args []string) int {
 	mode, args := args[0], args[1:]
+	if dir, ok := strings.CutPrefix(mode, "spare="); ok {
+		return testSpare(dir, args)
+	}
 	switch mode {
+	case "spare-exits":
+		return 3
 	case "listen":
 		return testListen(args)
 	case "holder":
@@ -171,4 +180,38 @@ func testMaster(args []string) int {
 		}
 	}
 	return 0
+}
+
+// testSpare does what kindling's spare scripts do, with the test binary as the interpreter: it takes the
+// gate's fd and its ready file from the environment, says it waits (the ready file, and DIR/PID for the
+// test), reads the restart's byte and runs the app.
+func testSpare(dir string, app []string) int {
+	fd, err := strconv.Atoi(os.Getenv("KINDLING_SPARE_FD"))
+	ready := os.Getenv("KINDLING_SPARE_READY")
+	os.Unsetenv("KINDLING_SPARE_FD")
+	os.Unsetenv("KINDLING_SPARE_READY")
+	if err != nil || ready == "" {
+		fmt.Fprintln(os.Stderr, "spare: no KINDLING_SPARE_FD or KINDLING_SPARE_READY")
+		return 7
+	}
+	if err := os.WriteFile(ready, nil, 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 7
+	}
+	waiting := filepath.Join(dir, strconv.Itoa(os.Getpid()))
+	if err := os.WriteFile(waiting, nil, 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 7
+	}
+	gate := os.NewFile(uintptr(fd), "gate")
+	if n, err := gate.Read(make([]byte, 1)); n != 1 {
+		fmt.Fprintln(os.Stderr, "spare: reading the gate:", err)
+		return 7
+	}
+	gate.Close()
+	if err := os.WriteFile(waiting, []byte("taken"), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 7
+	}
+	return runTestApp(app)
 }

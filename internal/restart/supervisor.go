@@ -13,6 +13,16 @@ import (
 //go:embed supervisor.sh
 var supervisorScript string
 
+// spareScripts are the spare interpreters' scripts (see runtime.Spare), by file name.
+var spareScripts = map[string]string{"spare.cjs": spareNode, "spare.py": sparePython}
+
+var (
+	//go:embed spare/spare.cjs
+	spareNode string
+	//go:embed spare/spare.py
+	sparePython string
+)
+
 // SupervisorScript returns the restart supervisor, a POSIX sh script (dash and BusyBox ash). Its modes are
 // described at its top: `run` supervises the app as PID 1, `restart` and `status` are its client.
 func SupervisorScript() string { return supervisorScript }

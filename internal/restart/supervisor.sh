@@ -3,8 +3,9 @@
 # kindling delivers this file through the pod spec (no image change); it needs only a POSIX sh
 # (dash, BusyBox ash) and reads /proc. Modes:
 #
-#   kindling-supervisor run [--hold S] [--grace S] [--state-dir DIR] -- ARGV...
-#       Run ARGV as a child in its own process group and restart it on request.
+#   kindling-supervisor run [--hold S] [--grace S] [--state-dir DIR] [--spare SCRIPT --spare-at N] -- ARGV...
+#       Run ARGV as a child in its own process group and restart it on request. With --spare, a spare
+#       interpreter waits for each restart (see "spare interpreter" below).
 #   kindling-supervisor restart [--wait-port PORT]... [--timeout S] [--state-dir DIR]
 #       Ask the supervisor for a restart and wait until the new app runs (and listens on PORT).
 #       Prints one line: "restarted pid=P generation=G ready_ms=MS", "crashed status=N" or "timeout ...".
@@ -124,14 +125,18 @@ await_app_running() {
 	done
 }
 
-# start_app starts the app unless a stop is pending; the main loop forwards a stop that comes later.
+# start_app starts the app unless a stop is pending (the main loop forwards a stop that comes later):
+# the spare takes over when there is one, else a new process starts. Then the next spare starts.
 start_app() {
 	[ -z "$stopping" ] || return 0
 	gen=$((gen + 1))
-	# exec: argv[0] must name a program, never one of this script's functions.
-	exec $launcher "$@" 0<&3 3<&- &
-	child=$!
+	if ! spare_take; then
+		# exec: argv[0] must name a program, never one of this script's functions.
+		exec $launcher "$@" 0<&3 3<&- 4<&- &
+		child=$!
+	fi
 	set_state "$gen running $child"
+	spare_start "$@"
 }
 
 # stop_app ends the whole group, so that no old process keeps the port: TERM, then KILL after the grace.
@@ -172,7 +177,7 @@ request_pending() {
 # flag set before the sleeper existed is checked here, so no signal is missed. The sleeper gets KILL: a
 # TERM could reach it before its exec, where this shell's trap would swallow it.
 idle() {
-	sleep "$1" 3<&- &
+	sleep "$1" 3<&- 4<&- &
 	sleeper=$!
 	[ -n "$requested$stopping" ] || wait "$sleeper"
 	kill -KILL "$sleeper" 2>/dev/null
@@ -200,23 +205,28 @@ forward_stop() {
 }
 
 supervise() {
-	hold=0 grace=5
+	hold=0 grace=5 spare_script='' spare_at=1
 	while [ $# -gt 0 ]; do
 		case $1 in
-		--hold | --grace | --state-dir)
+		--hold | --grace | --state-dir | --spare | --spare-at)
 			[ $# -ge 2 ] || die "$1 needs a value"
 			case $1 in
 			--hold) need_int "$1" "$2" && hold=$2 ;;
 			--grace) need_int "$1" "$2" && grace=$2 ;;
 			--state-dir) state_dir=$2 ;;
+			--spare) spare_script=$2 ;;
+			--spare-at) need_int "$1" "$2" && spare_at=$2 ;;
 			esac
 			shift 2
 			;;
 		--) shift && break ;;
-		*) die "run: unknown option '$1'; usage: $me run [--hold S] [--grace S] [--state-dir DIR] -- ARGV..." ;;
+		*) die "run: unknown option '$1'; usage: $me run [--hold S] [--grace S] [--state-dir DIR] [--spare SCRIPT --spare-at N] -- ARGV..." ;;
 		esac
 	done
 	[ $# -gt 0 ] || die "run: no command after --"
+	if [ -n "$spare_script" ] && { [ "$spare_at" -lt 1 ] || [ "$spare_at" -ge $# ]; }; then
+		die "run: --spare-at $spare_at is not the index of an argument after the program"
+	fi
 
 	if ! { mkdir -p "$state_dir" && printf '%s\n' $$ >"$state_dir/pid"; } 2>/dev/null; then
 		die "cannot write to state directory $state_dir; pass --state-dir with a writable directory"
@@ -240,11 +250,14 @@ supervise() {
 	if [ -e "/proc/$$/fd/0" ]; then exec 3<&0; else exec 3</dev/null; fi
 
 	gen=0 child='' sleeper='' requested='' stopping='' forwarded='' last_status=0
+	spare='' spares=0 spare_ready='' child_ready=''
 	trap 'requested=1; wake' USR1
 	trap 'stop TERM' TERM
 	trap 'stop INT' INT
 	trap 'stop QUIT' QUIT
 
+	# The first spare loads while the initial sync lands.
+	spare_start "$@"
 	if [ "$hold" -gt 0 ]; then
 		set_state "0 held"
 		idle "$hold"
@@ -255,6 +268,7 @@ supervise() {
 
 	while :; do
 		if [ -n "$stopping" ]; then
+			spare_stop
 			[ -z "$child" ] || forward_stop
 			while [ -n "$child" ]; do
 				wait "$child"
@@ -277,10 +291,94 @@ supervise() {
 		fi
 		wait "$child"
 		if child_gone $? && [ -z "$stopping" ]; then
+			# A spare that exits before it was ready never ran the app: this start is done again, cold.
+			if [ -n "$child_ready" ] && [ ! -e "$child_ready" ]; then
+				spare_failed "$last_status"
+				gen=$((gen - 1))
+				start_app "$@"
+				continue
+			fi
 			say "app exited with status $last_status; waiting for the next sync"
 			set_state "$gen crashed $last_status"
 		fi
 	done
+}
+
+# ---- spare interpreter -------------------------------------------------------------------------------
+
+# With --spare SCRIPT --spare-at N, a restart does not wait for the interpreter to start: a spare, the
+# app's argv with SCRIPT (kindling's, for that interpreter) inserted at index N, was started ahead. It
+# loads the interpreter, creates the file $KINDLING_SPARE_READY, then blocks reading fd 4, a FIFO that
+# only it and this shell hold open; the restart writes one byte there and the spare runs the app's script
+# as its main program. Holding the FIFO itself, the spare finds the byte however far its own start-up
+# got. A spare that exits before it is ready (SCRIPT exits when the environment would make it differ
+# from a fresh start) turns spares off, and the app starts cold, as without --spare.
+
+# spare_start ARGV...: starts the next spare.
+spare_start() {
+	[ -n "$spare_script" ] && [ -z "$stopping" ] || return 0
+	spares=$((spares + 1))
+	_gate=$state_dir/spare-gate
+	spare_ready=$state_dir/spare-$spares.ready
+	rm -f "$_gate" "$spare_ready"
+	if ! mkfifo "$_gate" 2>/dev/null; then
+		say "mkfifo failed in $state_dir: every restart starts the app cold"
+		spare_script=
+		return 0
+	fi
+	exec 4<>"$_gate"
+	rm -f "$_gate"
+	# Insert the script at index spare_at: rotate the arguments once, adding it on the way.
+	_i=0
+	for _arg; do
+		[ "$_i" != "$spare_at" ] || set -- "$@" "$spare_script"
+		set -- "$@" "$_arg"
+		shift
+		_i=$((_i + 1))
+	done
+	{
+		export KINDLING_SPARE_FD=4 KINDLING_SPARE_READY="$spare_ready"
+		exec $launcher "$@"
+	} 0<&3 3<&- &
+	spare=$!
+}
+
+# spare_take makes the waiting spare the app; it fails when there is none.
+spare_take() {
+	[ -z "$child_ready" ] || rm -f "$child_ready"
+	child_ready=
+	[ -n "$spare" ] || return 1
+	if { read -r _line <"/proc/$spare/stat"; } 2>/dev/null; then
+		case ${_line##*") "} in
+		Z* | X*) ;;
+		*)
+			printf x >&4
+			exec 4>&-
+			child=$spare child_ready=$spare_ready spare=
+			return 0
+			;;
+		esac
+	fi
+	wait "$spare"
+	spare_failed $?
+	return 1
+}
+
+# spare_failed STATUS turns spares off after one exited before it was ready.
+spare_failed() {
+	say "the spare interpreter exited with status $1 before it was ready; every restart starts the app cold"
+	spare_stop
+	spare_script=
+}
+
+# spare_stop ends the waiting spare. It is not the app yet: it has nothing to finish.
+spare_stop() {
+	exec 4>&-
+	rm -f "$spare_ready"
+	[ -n "$spare" ] || return 0
+	kill -KILL "$spare" 2>/dev/null
+	wait "$spare" 2>/dev/null
+	spare=
 }
 
 # ---- client ------------------------------------------------------------------------------------------

@@ -514,3 +514,70 @@ func TestSupervisorClientFailures(t *testing.T) {
 		})
 	}
 }
+
+// spares lists the spares that testSpare started in dir: waiting ones and those a restart took.
+func spares(t *testing.T, dir string) (waiting, taken []int) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		pid, _ := strconv.Atoi(e.Name())
+		b, _ := os.ReadFile(filepath.Join(dir, e.Name()))
+		if string(b) == "taken" {
+			taken = append(taken, pid)
+		} else if alive(pid) {
+			waiting = append(waiting, pid)
+		}
+	}
+	return waiting, taken
+}
+
+func TestSupervisorSpareTakesOverEachStart(t *testing.T) {
+	for _, sh := range testShells(t) {
+		t.Run(sh.name, func(t *testing.T) {
+			port, dir := freePort(t), t.TempDir()
+			// With a hold, the first spare waits for the first restart too.
+			s := startSupervisor(t, sh, []string{"--hold", "30", "--spare", "spare=" + dir, "--spare-at", "1"}, testApp(t, "listen", port))
+			s.waitFor("a spare", func() bool { w, _ := spares(t, dir); return len(w) == 1 })
+			if listening(port) {
+				t.Fatal("the spare serves before its restart")
+			}
+			for gen := 1; gen <= 3; gen++ {
+				before, _ := spares(t, dir)
+				o := s.restart("--wait-port", port)
+				if o.generation != gen || len(before) != 1 || o.pid != before[0] {
+					t.Fatalf("restart %d: %+v, want the waiting spare %v to be the app", gen, o, before)
+				}
+				s.waitFor("the next spare", func() bool { w, _ := spares(t, dir); return len(w) == 1 && w[0] != o.pid })
+				if _, taken := spares(t, dir); len(taken) != gen {
+					t.Fatalf("restart %d: spares taken %v, want %d", gen, taken, gen)
+				}
+			}
+			waiting, _ := spares(t, dir)
+			s.stop()
+			if alive(waiting[0]) {
+				t.Fatalf("the waiting spare %d outlived the supervisor", waiting[0])
+			}
+		})
+	}
+}
+
+func TestSupervisorStartsColdWhenTheSpareExits(t *testing.T) {
+	for _, sh := range testShells(t) {
+		t.Run(sh.name, func(t *testing.T) {
+			port := freePort(t)
+			s := startSupervisor(t, sh, []string{"--spare", "spare-exits", "--spare-at", "1"}, testApp(t, "listen", port))
+			s.waitFor("the app to listen", func() bool { return listening(port) })
+			for gen := 2; gen <= 3; gen++ {
+				if o := s.restart("--wait-port", port); o.generation != gen || !listening(port) {
+					t.Fatalf("restart %d: %+v, port served %v", gen, o, listening(port))
+				}
+			}
+			if log := s.log(); strings.Count(log, "every restart starts the app cold") != 1 {
+				t.Fatalf("want one line saying that restarts start cold, got: %s", log)
+			}
+		})
+	}
+}

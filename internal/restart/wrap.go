@@ -24,6 +24,9 @@ const (
 	// AnnotationSupervisor, on the pod template, carries the supervisor script; a downwardAPI volume
 	// projects it into the container as a file.
 	AnnotationSupervisor = "kindling.dev/supervisor"
+	// AnnotationSpare, on the pod template, carries the spare script for the app's interpreter, projected
+	// beside the supervisor (see runtime.Spare).
+	AnnotationSpare = "kindling.dev/spare"
 
 	// AnnotationOriginal, on the Deployment, is the pod template as it was before kindling wrapped it
 	// (JSON). It stays until Restore, so a kindling that was killed leaves what the next run needs to
@@ -66,22 +69,35 @@ func Wrap(tpl *corev1.PodTemplateSpec, container string, procArgv []string, hold
 		tpl.Annotations = map[string]string{}
 	}
 	tpl.Annotations[AnnotationSupervisor] = supervisorScript
-	mode := int32(0o755)
+	files := []corev1.DownwardAPIVolumeFile{annotationFile(runtime.SupervisorMarker, AnnotationSupervisor)}
+	run := supervisorRun(hold)
+	delete(tpl.Annotations, AnnotationSpare)
+	if name, at, ok := runtime.Spare(argv); ok {
+		tpl.Annotations[AnnotationSpare] = spareScripts[name]
+		files = append(files, annotationFile(name, AnnotationSpare))
+		run = slices.Insert(run, len(run)-1, "--spare", supervisorDir+"/"+name, "--spare-at", strconv.Itoa(at))
+	}
 	tpl.Spec.Volumes = setVolume(tpl.Spec.Volumes, corev1.Volume{Name: scriptVolume, VolumeSource: corev1.VolumeSource{
-		DownwardAPI: &corev1.DownwardAPIVolumeSource{Items: []corev1.DownwardAPIVolumeFile{{
-			Path:     runtime.SupervisorMarker,
-			FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.annotations['" + AnnotationSupervisor + "']"},
-			Mode:     &mode,
-		}}},
+		DownwardAPI: &corev1.DownwardAPIVolumeSource{Items: files},
 	}})
 	tpl.Spec.Volumes = setVolume(tpl.Spec.Volumes, corev1.Volume{Name: stateVolume, VolumeSource: corev1.VolumeSource{
 		EmptyDir: &corev1.EmptyDirVolumeSource{},
 	}})
 	c.VolumeMounts = setMount(c.VolumeMounts, corev1.VolumeMount{Name: scriptVolume, MountPath: supervisorDir, ReadOnly: true})
 	c.VolumeMounts = setMount(c.VolumeMounts, corev1.VolumeMount{Name: stateVolume, MountPath: StateDir})
-	c.Command = append(supervisorRun(hold), argv...)
+	c.Command = append(run, argv...)
 	c.Args = nil
 	return nil
+}
+
+// annotationFile projects a pod-template annotation as an executable file of the supervisor's volume.
+func annotationFile(name, annotation string) corev1.DownwardAPIVolumeFile {
+	mode := int32(0o755)
+	return corev1.DownwardAPIVolumeFile{
+		Path:     name,
+		FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.annotations['" + annotation + "']"},
+		Mode:     &mode,
+	}
 }
 
 // Unwrap undoes Wrap on the named container of tpl: it removes what Wrap added and gives the container
@@ -90,6 +106,7 @@ func Wrap(tpl *corev1.PodTemplateSpec, container string, procArgv []string, hold
 // original. A container whose command is no longer the supervisor's keeps it.
 func Unwrap(tpl *corev1.PodTemplateSpec, container string, original *corev1.PodTemplateSpec) {
 	delete(tpl.Annotations, AnnotationSupervisor)
+	delete(tpl.Annotations, AnnotationSpare)
 	if len(tpl.Annotations) == 0 {
 		tpl.Annotations = nil
 	}

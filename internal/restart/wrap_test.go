@@ -60,8 +60,8 @@ func TestWrapRunsTheExactArgvUnderTheSupervisor(t *testing.T) {
 		{
 			name:      "image entrypoint: the process argv, with $ escaped",
 			container: corev1.Container{Name: "app", Args: []string{"$(PORT)"}},
-			procArgv:  []string{"node", "server.js", "8080", "$(literal)", "$$", "cost $5"},
-			want:      []string{"node", "server.js", "8080", "$$(literal)", "$$$$", "cost $$5"},
+			procArgv:  []string{"ruby", "server.rb", "8080", "$(literal)", "$$", "cost $5"},
+			want:      []string{"ruby", "server.rb", "8080", "$$(literal)", "$$$$", "cost $$5"},
 		},
 		{
 			name:      "a pod still running the supervisor",
@@ -108,6 +108,39 @@ func TestWrapRunsTheExactArgvUnderTheSupervisor(t *testing.T) {
 				t.Fatalf("mounts\n got %s\nwant %s", got, want)
 			}
 		})
+	}
+}
+
+func TestWrapAddsTheSpareOfNodeAndPython(t *testing.T) {
+	for _, tc := range []struct {
+		argv         []string
+		script, flag string
+	}{
+		{[]string{"node", "--no-warnings", "server.js"}, "spare.cjs", "2"},
+		{[]string{"python3", "-m", "app"}, "spare.py", "1"},
+	} {
+		tpl := template(corev1.Container{Name: "app", Command: tc.argv})
+		original := tpl.DeepCopy()
+		if err := Wrap(tpl, "app", nil, 0); err != nil {
+			t.Fatal(err)
+		}
+		c := tpl.Spec.Containers[0]
+		head := []string{SupervisorPath, "run", "--hold", "0", "--state-dir", StateDir,
+			"--spare", "/.kindling/bin/" + tc.script, "--spare-at", tc.flag, "--"}
+		if want := append(head, tc.argv...); !slices.Equal(c.Command, want) {
+			t.Errorf("%q: command %q, want %q", tc.argv, c.Command, want)
+		}
+		if got := tpl.Annotations[AnnotationSpare]; got == "" || got != spareScripts[tc.script] {
+			t.Errorf("%q: the spare annotation does not hold %s", tc.argv, tc.script)
+		}
+		items := tpl.Spec.Volumes[0].DownwardAPI.Items
+		if len(items) != 2 || items[1].Path != tc.script || items[1].FieldRef.FieldPath != "metadata.annotations['kindling.dev/spare']" {
+			t.Errorf("%q: volume items %+v, want the supervisor and %s", tc.argv, items, tc.script)
+		}
+		Unwrap(tpl, "app", original)
+		if got, want := toJSON(t, tpl), toJSON(t, original); got != want {
+			t.Errorf("%q: unwrapped\n got %s\nwant %s", tc.argv, got, want)
+		}
 	}
 }
 

@@ -546,3 +546,54 @@ func short(argv []string) string {
 	}
 	return "`" + s + "`"
 }
+
+// spareGrammar is what the supervisor needs to start an interpreter ahead of a restart (see Spare): the
+// command lines on which that changes nothing the app can tell.
+type spareGrammar struct {
+	// script is kindling's file for the interpreter, run in place of the app's script.
+	script string
+	// safeOpts matches the options that may precede the app's script; any other option means no spare.
+	safeOpts *regexp.Regexp
+	// valueOpts are safe options whose value is the next argument (python -W ignore).
+	valueOpts []string
+	// moduleOpt runs a module instead of a script (python -m app); the spare script goes before it.
+	moduleOpt string
+}
+
+// Spare tells how the restart supervisor can keep a spare of the interpreter that runs argv, started
+// ahead and waiting, so that a restart does not wait for the interpreter to start: the spare runs argv
+// with script (kindling's, named by file) inserted at index at. ok is false for programs without a spare
+// script and for command lines on which a spare could behave differently from a fresh start.
+func Spare(argv []string) (script string, at int, ok bool) {
+	if len(argv) < 2 {
+		return "", 0, false
+	}
+	name, bare := programName(argv[0])
+	var g *spareGrammar
+	for i := range table {
+		if slices.Contains(table[i].programs, name) || slices.Contains(table[i].programs, bare) {
+			g = table[i].spare
+			break
+		}
+	}
+	if g == nil {
+		return "", 0, false
+	}
+	for i := 1; i < len(argv); i++ {
+		a := argv[i]
+		switch {
+		case a == g.moduleOpt && g.moduleOpt != "":
+			if i+1 == len(argv) {
+				return "", 0, false
+			}
+			return g.script, i, true
+		case !strings.HasPrefix(a, "-"):
+			return g.script, i, true
+		case slices.Contains(g.valueOpts, a):
+			i++
+		case !g.safeOpts.MatchString(a):
+			return "", 0, false
+		}
+	}
+	return "", 0, false
+}

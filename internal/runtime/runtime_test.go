@@ -124,3 +124,34 @@ func TestShellCommands(t *testing.T) {
 		}
 	}
 }
+
+func TestSpare(t *testing.T) {
+	for _, tt := range []struct {
+		argv   []string
+		script string // "" when no spare may run it
+		at     int
+	}{
+		{[]string{"node", "server.js"}, "spare.cjs", 1},
+		{[]string{"/usr/local/bin/nodejs", "--no-warnings", "--max-old-space-size=512", "src/index.mjs", "--port", "80"}, "spare.cjs", 3},
+		{[]string{"node", "-r", "dotenv/config", "server.js"}, "", 0}, // a preload would run before the sync
+		{[]string{"node", "--import=tsx", "server.ts"}, "", 0},        // the same
+		{[]string{"node", "--inspect", "server.js"}, "", 0},           // the debugger port is the old app's
+		{[]string{"node", "--title", "api", "server.js"}, "", 0},      // an option not known to be safe
+		{[]string{"node", "-e", "require('./server')"}, "", 0},        // no script
+		{[]string{"node"}, "", 0},                      // a REPL
+		{[]string{"python3", "app.py"}, "spare.py", 1}, // python3 is python
+		{[]string{"/usr/bin/python3.11", "-u", "-W", "ignore", "-Xdev", "app.py", "-v"}, "spare.py", 5},
+		{[]string{"python", "-uB", "-m", "myapp.server", "--reload"}, "spare.py", 2},
+		{[]string{"python", "-m"}, "", 0},
+		{[]string{"python", "-I", "app.py"}, "", 0}, // the script's directory is not on sys.path
+		{[]string{"python", "-c", "import app"}, "", 0},
+		{[]string{"python", "-", "app.py"}, "", 0},
+		{[]string{"ruby", "app.rb"}, "", 0}, // no spare script for Ruby
+		{[]string{"sh", "-c", "node server.js"}, "", 0},
+	} {
+		script, at, ok := Spare(tt.argv)
+		if ok != (tt.script != "") || script != tt.script || at != tt.at {
+			t.Errorf("Spare(%q) = %q, %d, %v; want %q, %d", tt.argv, script, at, ok, tt.script, tt.at)
+		}
+	}
+}

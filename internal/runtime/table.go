@@ -1,5 +1,7 @@
 package runtime
 
+import "regexp"
+
 // row is one runtime with what recognises it. The order of the table is the order of preference: when
 // several processes (or commands, or source markers) match, the earliest row wins. Auto-reloading runtimes
 // and servers come first (a container running nginx and php-fpm serves PHP), compiled languages before
@@ -25,6 +27,8 @@ type row struct {
 	reloadOpts []string
 	// interp describes an interpreter's command line, to find the script or module it runs.
 	interp *interp
+	// spare says which command lines of the interpreter the supervisor may start ahead of a restart.
+	spare *spareGrammar
 }
 
 // variant replaces a row's strategy when the server runs in a mode that cannot reload the usual way; the
@@ -155,7 +159,10 @@ var table = []row{
 		programs: []string{"python", "pypy"},
 		markers:  []string{"requirements.txt", "pyproject.toml", "setup.py", "Pipfile", "*.py"},
 		interp: &interp{valueOpts: []string{"-c", "-m", "-W", "-X", "--check-hash-based-pycs"}, codeOpts: []string{"-c"},
-			moduleOpt: "-m", exts: []string{".py"}}},
+			moduleOpt: "-m", exts: []string{".py"}},
+		// Not -I or -P (the script's directory stays off sys.path), -x (skips a line), -i (interactive).
+		spare: &spareGrammar{script: "spare.py", moduleOpt: "-m", valueOpts: []string{"-W", "-X"},
+			safeOpts: regexp.MustCompile(`^-([uBOEsSqbdvR]+|[WX].+)$`)}},
 	{Runtime: Runtime{Name: "deno", Display: "Deno", Language: "javascript", Strategy: Wrapper,
 		Why: "Deno loads the code at start, so the wrapper restarts it"},
 		programs:   []string{"deno"},
@@ -173,7 +180,15 @@ var table = []row{
 		reloadOpts: []string{"--watch", "--watch-path"},
 		interp: &interp{valueOpts: []string{"-r", "--require", "--import", "--loader", "--experimental-loader", "-e", "--eval",
 			"-p", "--print", "-C", "--conditions", "--title", "--input-type"},
-			codeOpts: []string{"-e", "--eval", "-p", "--print"}, exts: []string{".js", ".cjs", ".mjs"}}},
+			codeOpts: []string{"-e", "--eval", "-p", "--print"}, exts: []string{".js", ".cjs", ".mjs"}},
+		// Options that only set a limit or a warning. Not preloads (-r, --import, --loader: they would run
+		// before the sync), not --inspect (its port is the running app's until the restart), not --env-file
+		// (read at start).
+		spare: &spareGrammar{script: "spare.cjs", safeOpts: regexp.MustCompile(`^--(no-warnings|trace-warnings|` +
+			`no-deprecation|trace-deprecation|throw-deprecation|pending-deprecation|enable-source-maps|expose-gc|` +
+			`abort-on-uncaught-exception|trace-uncaught|preserve-symlinks|preserve-symlinks-main|` +
+			`(max-old-space-size|max-semi-space-size|stack-size|stack-trace-limit|max-http-header-size|` +
+			`unhandled-rejections|dns-result-order)=[^ ]+)$`)}},
 	{Runtime: Runtime{Name: "perl", Display: "Perl", Language: "perl", Strategy: Wrapper,
 		Why: "Perl compiles the code at start, so the wrapper restarts it", Aliases: []string{"pl"}},
 		programs: []string{"perl"},

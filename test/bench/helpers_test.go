@@ -81,8 +81,8 @@ func totalSize(t testing.TB, root string) int64 {
 // ---------------------------------------------------------------------------------------------------------
 // Workloads
 
-// workload is a Deployment of the runtimes image running argv, with files seeded into dir first (from a
-// ConfigMap, the way an image would carry the code) unless dir is "".
+// workload is a Deployment of the runtimes image running argv, with files seeded into dir first (see
+// e2e.Seed) unless dir is "".
 type workload struct {
 	name  string
 	dir   string
@@ -97,13 +97,7 @@ func (w workload) deploy(t *testing.T, ns string) string {
 	container := map[string]any{"name": "app", "image": e2e.RuntimesImage, "imagePullPolicy": "Never", "command": w.argv}
 	spec := map[string]any{"terminationGracePeriodSeconds": 1, "containers": []any{container}}
 	if w.dir != "" {
-		// Only what is missing: the restart supervisor runs this command again on every restart, and
-		// must not undo what kindling synced.
-		seed := fmt.Sprintf(`mkdir -p %[1]s && for f in /seed/*; do [ -e "%[1]s/${f##*/}" ] || cp -L "$f" %[1]s/; done; exec "$0" "$@"`, w.dir)
-		container["command"] = append([]string{"sh", "-c", seed}, w.argv...)
-		container["volumeMounts"] = []any{map[string]any{"name": "seed", "mountPath": "/seed"}}
-		spec["volumes"] = []any{map[string]any{"name": "seed", "configMap": map[string]any{"name": w.name + "-seed"}}}
-		apply(t, ns, map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": w.name + "-seed"}, "data": w.files})
+		apply(t, ns, e2e.Seed(spec, container, w.name, w.dir, w.files))
 	}
 	if w.port > 0 {
 		container["ports"] = []any{map[string]any{"containerPort": w.port}}

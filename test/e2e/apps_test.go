@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -24,27 +23,24 @@ type app struct {
 	env           []map[string]any
 }
 
-// deploy runs the app in a Deployment of the runtimes image. A ConfigMap seeds dest with the files
-// (without overwriting what a sync put there), so the app serves its first version before kindling runs.
+// deploy runs the app in a Deployment of the runtimes image, with dest seeded with the files (see Seed), so
+// the app serves its first version before kindling runs.
 func (a app) deploy(t *testing.T, ns string, replicas int) string {
 	t.Helper()
-	seed := fmt.Sprintf(`mkdir -p %[1]s && for f in /seed/*; do [ -e "%[1]s/${f##*/}" ] || cp -L "$f" %[1]s/; done; exec "$0" "$@"`, a.dest)
-	command := append([]string{"sh", "-c", seed}, a.command...)
 	container := map[string]any{
 		"name": "app", "image": RuntimesImage, "imagePullPolicy": "Never",
-		"command": command, "args": a.args, "env": a.env,
+		"command": a.command, "args": a.args, "env": a.env,
 		"ports":          []any{map[string]any{"containerPort": a.port}},
 		"readinessProbe": map[string]any{"tcpSocket": map[string]any{"port": a.port}, "periodSeconds": 1, "failureThreshold": 1},
-		"volumeMounts":   []any{map[string]any{"name": "seed", "mountPath": "/seed"}},
 	}
+	spec := map[string]any{"terminationGracePeriodSeconds": 5, "containers": []any{container}}
+	seed := Seed(spec, container, a.name, a.dest, a.files)
 	labels := map[string]any{"app": a.name}
 	objs := []any{
-		map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": a.name + "-seed"}, "data": a.files},
+		seed,
 		map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": a.name},
 			"spec": map[string]any{"replicas": replicas, "selector": map[string]any{"matchLabels": labels},
-				"template": map[string]any{"metadata": map[string]any{"labels": labels},
-					"spec": map[string]any{"terminationGracePeriodSeconds": 5, "containers": []any{container},
-						"volumes": []any{map[string]any{"name": "seed", "configMap": map[string]any{"name": a.name + "-seed"}}}}}}},
+				"template": map[string]any{"metadata": map[string]any{"labels": labels}, "spec": spec}}},
 	}
 	for _, o := range objs {
 		b, err := json.Marshal(o)

@@ -1140,3 +1140,26 @@ func ReadTreeViaDebug(t testing.TB, ns, pod, container, dir string) map[string]s
 	dbg := DebugContainer(t, ns, pod, container)
 	return ReadTree(t, ns, pod, dbg, "/proc/1/root"+path.Clean("/"+dir))
 }
+
+// Seed puts files into dir of the pod's container before it starts, the way an image would carry the
+// code, leaving the container's command exactly as given: an init container copies them from a ConfigMap
+// (name-seed) into an emptyDir mounted at dir. It adds the init container and volumes to spec and the
+// mount to container, and returns the ConfigMap to apply along with the Deployment.
+func Seed(spec, container map[string]any, name, dir string, files map[string]string) (configMap map[string]any) {
+	code := map[string]any{"name": "code", "mountPath": dir}
+	container["volumeMounts"] = append(anySlice(container["volumeMounts"]), code)
+	spec["initContainers"] = append(anySlice(spec["initContainers"]), map[string]any{
+		"name": "seed", "image": RuntimesImage, "imagePullPolicy": "Never",
+		"command":      []string{"sh", "-c", `cp -L /seed/* "$0"/`, dir},
+		"volumeMounts": []any{code, map[string]any{"name": "seed", "mountPath": "/seed"}},
+	})
+	spec["volumes"] = append(anySlice(spec["volumes"]),
+		map[string]any{"name": "code", "emptyDir": map[string]any{}},
+		map[string]any{"name": "seed", "configMap": map[string]any{"name": name + "-seed"}})
+	return map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": name + "-seed"}, "data": files}
+}
+
+func anySlice(v any) []any {
+	s, _ := v.([]any)
+	return s
+}

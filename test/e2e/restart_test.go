@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -22,13 +23,16 @@ type restartCase struct {
 	strategy string // what kindling must say it chose
 	// graceful: the server reloads in place (same master process) without failing a request.
 	graceful bool
+	// spare: the supervisor keeps a spare interpreter (this file of kindling's) that the restart turns into
+	// the app.
+	spare string
 }
 
 var restartCases = []restartCase{
 	{app: app{name: "python", dest: "/app", port: 8080, files: map[string]string{"server.py": pythonServer},
-		command: []string{"python3", "/app/server.py"}}, edit: "server.py", strategy: "→ wrapper"},
+		command: []string{"python3", "/app/server.py"}}, edit: "server.py", strategy: "→ wrapper", spare: "spare.py"},
 	{app: app{name: "node", dest: "/app", port: 8080, files: map[string]string{"server.js": nodeServer},
-		command: []string{"node", "/app/server.js"}}, edit: "server.js", strategy: "→ wrapper"},
+		command: []string{"node", "/app/server.js"}}, edit: "server.js", strategy: "→ wrapper", spare: "spare.cjs"},
 	{app: app{name: "ruby", dest: "/app", port: 8080, files: map[string]string{"server.rb": rubyServer},
 		command: []string{"ruby", "/app/server.rb"}}, edit: "server.rb", strategy: "→ wrapper"},
 	{app: app{name: "perl", dest: "/app", port: 8080, files: map[string]string{"server.pl": perlServer},
@@ -84,8 +88,22 @@ func TestRestartStrategies(t *testing.T) {
 				before = masterIdentity(t, ns, pod)
 				stopLoop = requestLoop(t, ns, pod, tc.port, path, &served, &failed)
 			}
+			spare := 0
+			if tc.spare != "" {
+				WaitRollout(t, ns, deploy) // to the wrapped pod
+				spare = waitingSpare(t, ns, ReadyPods(t, ns, deploy)[0], tc.spare)
+			}
 			edit(t, src, tc.edit, "v1", "v2")
 			WaitHTTPBody(t, ns, deploy, tc.port, path, "v2", 60*time.Second)
+			if tc.spare != "" {
+				pod := ReadyPods(t, ns, deploy)[0]
+				if app := supervisedPID(t, ns, pod); app != spare {
+					t.Errorf("the app after the restart is process %d, not the spare %d that waited for it", app, spare)
+				}
+				if next := waitingSpare(t, ns, pod, tc.spare); next == spare {
+					t.Errorf("no new spare after the restart")
+				}
+			}
 			if tc.graceful {
 				time.Sleep(500 * time.Millisecond) // keep requesting a little after the switch
 				stopLoop()
@@ -100,6 +118,43 @@ func TestRestartStrategies(t *testing.T) {
 			p.Stop(t, syscall.SIGINT)
 		})
 	}
+}
+
+// waitingSpare waits for the supervisor's spare interpreter, running script, to wait beside the app,
+// and returns its PID.
+func waitingSpare(t *testing.T, ns, pod, script string) int {
+	t.Helper()
+	var pid int
+	Eventually(t, DefaultTimeout, 100*time.Millisecond, func() error {
+		app := supervisedPID(t, ns, pod)
+		// One line per process: PID, then its argv.
+		out := MustExec(t, ns, pod, "app", "sh", "-c", `for d in /proc/[0-9]*; do
+			echo "${d#/proc/} $(tr '\0' ' ' <"$d/cmdline" 2>/dev/null)"
+		done`)
+		for _, line := range strings.Split(out, "\n") {
+			f := strings.Fields(line)
+			if len(f) > 2 && f[2] == "/.kindling/bin/"+script {
+				if p, _ := strconv.Atoi(f[0]); p != app {
+					pid = p
+					return nil
+				}
+			}
+		}
+		return fmt.Errorf("no spare %s beside the app (process %d); processes:\n%s", script, app, out)
+	})
+	return pid
+}
+
+// supervisedPID is the app's PID from the supervisor's state file ("GENERATION running PID").
+func supervisedPID(t *testing.T, ns, pod string) int {
+	t.Helper()
+	f := strings.Fields(MustExec(t, ns, pod, "app", "cat", "/.kindling/state/state"))
+	if len(f) < 3 || f[1] != "running" {
+		t.Fatalf("supervisor state %q, want GENERATION running PID", f)
+	}
+	pid, err := strconv.Atoi(f[2])
+	must(t, err)
+	return pid
 }
 
 // masterIdentity names PID 1 of the container by its start time and the container's restart count: both

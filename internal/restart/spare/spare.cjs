@@ -1,0 +1,43 @@
+// kindling's spare Node.js. The restart supervisor starts it ahead of a restart as
+//   node [options] spare.cjs SCRIPT [ARGS...]
+// with KINDLING_SPARE_FD naming a FIFO it holds. It loads Node.js and the built-in modules an HTTP app uses,
+// then blocks until the supervisor writes one byte there: the restart. It then runs SCRIPT as the main
+// module, as `node [options] SCRIPT [ARGS...]` would, without paying for the start-up again. Before it
+// waits it creates the file KINDLING_SPARE_READY: a spare that exits without it never ran the app.
+"use strict";
+const fs = require("fs");
+const path = require("path");
+
+const fd = Number(process.env.KINDLING_SPARE_FD);
+const ready = process.env.KINDLING_SPARE_READY;
+delete process.env.KINDLING_SPARE_FD;
+delete process.env.KINDLING_SPARE_READY;
+// Preloads from NODE_OPTIONS would already have run with the files as they were: such a spare would not
+// be a fresh start. Exiting tells the supervisor to start the app cold.
+if (!Number.isInteger(fd) || /(^|\s)(-r|--require|--import|--loader|--experimental-loader|--inspect[-=\w]*)(\s|=|$)/.test(process.env.NODE_OPTIONS || "")) {
+  process.exit(3);
+}
+
+for (const m of ["http", "https", "http2", "net", "tls", "dns", "stream", "events", "url", "querystring",
+  "util", "os", "crypto", "zlib", "buffer", "string_decoder", "child_process", "worker_threads", "timers"]) {
+  try {
+    require(m);
+  } catch {
+    // An older Node.js without it: the app cannot use it either.
+  }
+}
+
+if (ready) fs.writeFileSync(ready, "");
+const one = Buffer.alloc(1);
+for (;;) {
+  try {
+    if (fs.readSync(fd, one, 0, 1, null) === 1) break;
+  } catch (e) {
+    if (e.code !== "EAGAIN" && e.code !== "EINTR") throw e;
+  }
+}
+fs.closeSync(fd);
+
+process.argv.splice(1, 1);
+process.argv[1] = path.resolve(process.argv[1]);
+require("module").runMain();
