@@ -4,8 +4,8 @@
 # (dash, BusyBox ash) and reads /proc. Modes:
 #
 #   kindling-supervisor run [--hold S] [--grace S] [--state-dir DIR] [--spare SCRIPT --spare-at N] -- ARGV...
-#       Run ARGV as a child in its own process group and restart it on request. With --spare, a spare
-#       interpreter waits for each restart (see "spare interpreter" below).
+#       Run ARGV as a child in its own process group and restart it on request. With --spare, spare
+#       interpreters wait for the restarts (see "spare interpreters" below).
 #   kindling-supervisor restart [--wait-port PORT]... [--timeout S] [--state-dir DIR]
 #       Ask the supervisor for a restart and wait until the new app runs (and listens on PORT).
 #       Prints one line: "restarted pid=P generation=G ready_ms=MS", "crashed status=N" or "timeout ...".
@@ -126,17 +126,17 @@ await_app_running() {
 }
 
 # start_app starts the app unless a stop is pending (the main loop forwards a stop that comes later):
-# the spare takes over when there is one, else a new process starts. Then the next spare starts.
+# a spare takes over when there is one, else a new process starts. Then the next spare starts.
 start_app() {
 	[ -z "$stopping" ] || return 0
 	gen=$((gen + 1))
 	if ! spare_take; then
 		# exec: argv[0] must name a program, never one of this script's functions.
-		exec $launcher "$@" 0<&3 3<&- 4<&- &
+		exec $launcher "$@" 0<&3 3<&- 4<&- 5<&- &
 		child=$!
 	fi
 	set_state "$gen running $child"
-	spare_start "$@"
+	spare_fill "$@"
 }
 
 # stop_app ends the whole group, so that no old process keeps the port: TERM, then KILL after the grace.
@@ -177,7 +177,7 @@ request_pending() {
 # flag set before the sleeper existed is checked here, so no signal is missed. The sleeper gets KILL: a
 # TERM could reach it before its exec, where this shell's trap would swallow it.
 idle() {
-	sleep "$1" 3<&- 4<&- &
+	sleep "$1" 3<&- 4<&- 5<&- &
 	sleeper=$!
 	[ -n "$requested$stopping" ] || wait "$sleeper"
 	kill -KILL "$sleeper" 2>/dev/null
@@ -250,14 +250,14 @@ supervise() {
 	if [ -e "/proc/$$/fd/0" ]; then exec 3<&0; else exec 3</dev/null; fi
 
 	gen=0 child='' sleeper='' requested='' stopping='' forwarded='' last_status=0
-	spare='' spares=0 spare_ready='' child_ready=''
+	spares=0 child_ready='' spare1='' gate1='' ready1='' spare2='' gate2='' ready2=''
 	trap 'requested=1; wake' USR1
 	trap 'stop TERM' TERM
 	trap 'stop INT' INT
 	trap 'stop QUIT' QUIT
 
-	# The first spare loads while the initial sync lands.
-	spare_start "$@"
+	# The first spares load while the initial sync lands.
+	spare_fill "$@"
 	if [ "$hold" -gt 0 ]; then
 		set_state "0 held"
 		idle "$hold"
@@ -304,29 +304,41 @@ supervise() {
 	done
 }
 
-# ---- spare interpreter -------------------------------------------------------------------------------
+# ---- spare interpreters ------------------------------------------------------------------------------
 
 # With --spare SCRIPT --spare-at N, a restart does not wait for the interpreter to start: a spare, the
 # app's argv with SCRIPT (kindling's, for that interpreter) inserted at index N, was started ahead. It
-# loads the interpreter, creates the file $KINDLING_SPARE_READY, then blocks reading fd 4, a FIFO that
-# only it and this shell hold open; the restart writes one byte there and the spare runs the app's script
-# as its main program. Holding the FIFO itself, the spare finds the byte however far its own start-up
-# got. A spare that exits before it is ready (SCRIPT exits when the environment would make it differ
-# from a fresh start) turns spares off, and the app starts cold, as without --spare.
+# loads the interpreter, creates the file $KINDLING_SPARE_READY, then blocks reading the fd
+# $KINDLING_SPARE_FD, a FIFO that only it and this shell hold open; the restart writes one byte there and
+# the spare runs the app's script as its main program. Holding the FIFO itself, the spare finds the byte
+# however far its own start-up got. Two spares wait, the older one taken first, so that restarts in quick
+# succession each find one loaded (a Node.js start-up takes ~250 ms of CPU). A spare that exits before
+# it is ready (SCRIPT exits when the environment would make it differ from a fresh start) turns spares
+# off, and the app starts cold, as without --spare.
+#
+# Slot 1 (spare1, gate1, ready1) holds the older spare, slot 2 the newer; the gates are fds 4 and 5.
 
-# spare_start ARGV...: starts the next spare.
-spare_start() {
-	[ -n "$spare_script" ] && [ -z "$stopping" ] || return 0
+# spare_fill ARGV...: starts spares until two wait.
+spare_fill() {
+	while [ -n "$spare_script" ] && [ -z "$stopping" ] && [ -z "$spare2" ]; do
+		spare_spawn "$@"
+	done
+}
+
+# spare_spawn ARGV...: starts a spare in the free slot.
+spare_spawn() {
 	spares=$((spares + 1))
+	_fd=4 _other=5
+	[ "$gate1" != 4 ] || _fd=5 _other=4
 	_gate=$state_dir/spare-gate
-	spare_ready=$state_dir/spare-$spares.ready
-	rm -f "$_gate" "$spare_ready"
+	_ready=$state_dir/spare-$spares.ready
+	rm -f "$_gate" "$_ready"
 	if ! mkfifo "$_gate" 2>/dev/null; then
 		say "mkfifo failed in $state_dir: every restart starts the app cold"
 		spare_script=
 		return 0
 	fi
-	exec 4<>"$_gate"
+	eval "exec $_fd<>\"\$_gate\""
 	rm -f "$_gate"
 	# Insert the script at index spare_at: rotate the arguments once, adding it on the way.
 	_i=0
@@ -336,30 +348,35 @@ spare_start() {
 		shift
 		_i=$((_i + 1))
 	done
-	{
-		export KINDLING_SPARE_FD=4 KINDLING_SPARE_READY="$spare_ready"
-		exec $launcher "$@"
-	} 0<&3 3<&- &
-	spare=$!
+	eval "{
+		export KINDLING_SPARE_FD=$_fd KINDLING_SPARE_READY=\"\$_ready\"
+		exec \$launcher \"\$@\"
+	} 0<&3 3<&- $_other<&- &"
+	if [ -z "$spare1" ]; then
+		spare1=$! gate1=$_fd ready1=$_ready
+	else
+		spare2=$! gate2=$_fd ready2=$_ready
+	fi
 }
 
-# spare_take makes the waiting spare the app; it fails when there is none.
+# spare_take makes the older spare the app; it fails when there is none.
 spare_take() {
 	[ -z "$child_ready" ] || rm -f "$child_ready"
 	child_ready=
-	[ -n "$spare" ] || return 1
-	if { read -r _line <"/proc/$spare/stat"; } 2>/dev/null; then
+	[ -n "$spare1" ] || return 1
+	if { read -r _line <"/proc/$spare1/stat"; } 2>/dev/null; then
 		case ${_line##*") "} in
 		Z* | X*) ;;
 		*)
-			printf x >&4
-			exec 4>&-
-			child=$spare child_ready=$spare_ready spare=
+			eval "printf x >&$gate1; exec $gate1>&-"
+			child=$spare1 child_ready=$ready1
+			spare1=$spare2 gate1=$gate2 ready1=$ready2
+			spare2='' gate2='' ready2=''
 			return 0
 			;;
 		esac
 	fi
-	wait "$spare"
+	wait "$spare1"
 	spare_failed $?
 	return 1
 }
@@ -371,14 +388,15 @@ spare_failed() {
 	spare_script=
 }
 
-# spare_stop ends the waiting spare. It is not the app yet: it has nothing to finish.
+# spare_stop ends the waiting spares. They are not the app yet: they have nothing to finish.
 spare_stop() {
-	exec 4>&-
-	rm -f "$spare_ready"
-	[ -n "$spare" ] || return 0
-	kill -KILL "$spare" 2>/dev/null
-	wait "$spare" 2>/dev/null
-	spare=
+	exec 4>&- 5>&-
+	for _pid in $spare1 $spare2; do
+		kill -KILL "$_pid" 2>/dev/null
+		wait "$_pid" 2>/dev/null
+	done
+	rm -f "$ready1" "$ready2"
+	spare1='' gate1='' ready1='' spare2='' gate2='' ready2=''
 }
 
 # ---- client ------------------------------------------------------------------------------------------

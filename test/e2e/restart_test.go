@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -88,20 +89,21 @@ func TestRestartStrategies(t *testing.T) {
 				before = masterIdentity(t, ns, pod)
 				stopLoop = requestLoop(t, ns, pod, tc.port, path, &served, &failed)
 			}
-			spare := 0
+			var spares []int
 			if tc.spare != "" {
 				WaitRollout(t, ns, deploy) // to the wrapped pod
-				spare = waitingSpare(t, ns, ReadyPods(t, ns, deploy)[0], tc.spare)
+				spares = waitingSpares(t, ns, ReadyPods(t, ns, deploy)[0], tc.spare)
 			}
 			edit(t, src, tc.edit, "v1", "v2")
 			WaitHTTPBody(t, ns, deploy, tc.port, path, "v2", 60*time.Second)
 			if tc.spare != "" {
 				pod := ReadyPods(t, ns, deploy)[0]
-				if app := supervisedPID(t, ns, pod); app != spare {
-					t.Errorf("the app after the restart is process %d, not the spare %d that waited for it", app, spare)
+				app := supervisedPID(t, ns, pod)
+				if !slices.Contains(spares, app) {
+					t.Errorf("the app after the restart is process %d, not one of the spares %v that waited for it", app, spares)
 				}
-				if next := waitingSpare(t, ns, pod, tc.spare); next == spare {
-					t.Errorf("no new spare after the restart")
+				if next := waitingSpares(t, ns, pod, tc.spare); slices.Contains(next, app) {
+					t.Errorf("the app %d is still listed among the spares %v", app, next)
 				}
 			}
 			if tc.graceful {
@@ -120,29 +122,32 @@ func TestRestartStrategies(t *testing.T) {
 	}
 }
 
-// waitingSpare waits for the supervisor's spare interpreter, running script, to wait beside the app,
-// and returns its PID.
-func waitingSpare(t *testing.T, ns, pod, script string) int {
+// waitingSpares waits for the supervisor's two spare interpreters, running script, to wait beside the
+// app, and returns their PIDs.
+func waitingSpares(t *testing.T, ns, pod, script string) []int {
 	t.Helper()
-	var pid int
+	var pids []int
 	Eventually(t, DefaultTimeout, 100*time.Millisecond, func() error {
 		app := supervisedPID(t, ns, pod)
 		// One line per process: PID, then its argv.
 		out := MustExec(t, ns, pod, "app", "sh", "-c", `for d in /proc/[0-9]*; do
 			echo "${d#/proc/} $(tr '\0' ' ' <"$d/cmdline" 2>/dev/null)"
 		done`)
+		pids = nil
 		for _, line := range strings.Split(out, "\n") {
 			f := strings.Fields(line)
 			if len(f) > 2 && f[2] == "/.kindling/bin/"+script {
 				if p, _ := strconv.Atoi(f[0]); p != app {
-					pid = p
-					return nil
+					pids = append(pids, p)
 				}
 			}
 		}
-		return fmt.Errorf("no spare %s beside the app (process %d); processes:\n%s", script, app, out)
+		if len(pids) != 2 {
+			return fmt.Errorf("want two spares %s beside the app (process %d); processes:\n%s", script, app, out)
+		}
+		return nil
 	})
-	return pid
+	return pids
 }
 
 // supervisedPID is the app's PID from the supervisor's state file ("GENERATION running PID").
