@@ -102,7 +102,7 @@ func (s *Shell) applyTar(ctx context.Context, dest, stage string, staged []stage
 		batch, stdout = manifestBatchScript, &described
 	}
 	argv := append([]string{"sh", "-c", tarApplyScript, "kindling", dest, stage, batch}, deletes...)
-	sent, err := s.stream(ctx, dest, argv, stdout, streamSize(staged, tarEntrySize), func(w io.Writer) error { return writeTar(w, staged, src, record) })
+	sent, err := s.stream(ctx, dest, argv, stdout, streamSize(staged, tarEntrySize), func(w io.Writer) error { return writeTar(w, stage, staged, src, record) })
 	if err == nil && record != nil {
 		cache.update(describedFiles(&described, record), nil)
 	}
@@ -132,15 +132,23 @@ func describedFiles(out io.Reader, written []plan.Item) map[string]cachedFile {
 // writeTar writes the staging directory's content as a tar stream. Owners are root and the container
 // extracts without restoring them, so that a non-root container user owns what it writes. Files keep
 // their local modification time.
-func writeTar(w io.Writer, staged []stagedEntry, src Source, record []plan.Item) error {
+func writeTar(w io.Writer, stage string, staged []stagedEntry, src Source, record []plan.Item) error {
 	tw := tar.NewWriter(w)
 	buf := make([]byte, 32<<10)
 	now := time.Now().Truncate(time.Second)
+	prefix := ""
+	if stage != "" {
+		// The stream creates the staging directory itself: one process less in the container.
+		prefix = stage + "/"
+		if err := tw.WriteHeader(&tar.Header{Name: prefix, Typeflag: tar.TypeDir, Mode: 0o700, ModTime: now, Format: tar.FormatGNU}); err != nil {
+			return err
+		}
+	}
 	for _, e := range staged {
-		h := &tar.Header{Name: e.name, ModTime: now, Mode: int64(e.Mode()), Format: tar.FormatGNU}
+		h := &tar.Header{Name: prefix + e.name, ModTime: now, Mode: int64(e.Mode()), Format: tar.FormatGNU}
 		switch e.Kind {
 		case plan.Dir:
-			h.Typeflag, h.Name = tar.TypeDir, e.name+"/"
+			h.Typeflag, h.Name = tar.TypeDir, h.Name+"/"
 			if err := tw.WriteHeader(h); err != nil {
 				return err
 			}
@@ -167,7 +175,7 @@ func writeTar(w io.Writer, staged []stagedEntry, src Source, record []plan.Item)
 		for _, it := range record {
 			list.WriteString("./" + it.Path + "\x00")
 		}
-		h := &tar.Header{Name: streamWritten, Typeflag: tar.TypeReg, Mode: 0o644, ModTime: now, Size: int64(list.Len()), Format: tar.FormatGNU}
+		h := &tar.Header{Name: prefix + streamWritten, Typeflag: tar.TypeReg, Mode: 0o644, ModTime: now, Size: int64(list.Len()), Format: tar.FormatGNU}
 		if err := tw.WriteHeader(h); err != nil {
 			return err
 		}
@@ -175,7 +183,7 @@ func writeTar(w io.Writer, staged []stagedEntry, src Source, record []plan.Item)
 			return err
 		}
 	}
-	h := &tar.Header{Name: streamComplete, Typeflag: tar.TypeReg, Mode: 0o644, ModTime: now, Format: tar.FormatGNU}
+	h := &tar.Header{Name: prefix + streamComplete, Typeflag: tar.TypeReg, Mode: 0o644, ModTime: now, Format: tar.FormatGNU}
 	if err := tw.WriteHeader(h); err != nil {
 		return err
 	}

@@ -145,13 +145,18 @@ const streamComplete = "complete"
 // they are in place.
 const streamWritten = "written"
 
-// tarApplyScript fills the staging directory from the tar stream on stdin and commits it. Then, when $3
+// tarApplyScript fills the staging directory from the tar stream on stdin, which creates it inside dest,
+// and commits it. Then, when $3
 // is manifestBatchScript, it describes the files the stream listed in streamWritten (stat only), as a
 // manifest would; that is only a report, so it cannot fail the apply.
 // Arguments: dest, staging directory name, manifestBatchScript or "", paths to delete.
-const tarApplyScript = stagePrelude + `batch=$1
+const tarApplyScript = `S=./$2
+cd -- "$1" 2>/dev/null || { mkdir -p -- "$1" && cd -- "$1"; } || exit 90
+shift 2
+trap 'exit 129' HUP INT TERM
+batch=$1
 shift
-` + removeStage + `tar -x -o -f - -C "$S" || exit 91
+` + removeStage + `tar -x -o -f - || exit 91
 [ -f "$S/` + streamComplete + `" ] || { echo 'tar stream ended early' >&2; exit 91; }
 ` + commitStage + `[ -z "$batch" ] || xargs -0 -r sh -c "$batch" kindling-batch none <"$S/` + streamWritten + `" || true
 `

@@ -18,8 +18,10 @@ if (!Number.isInteger(fd) || /(^|\s)(-r|--require|--import|--loader|--experiment
   process.exit(3);
 }
 
-for (const m of ["http", "https", "http2", "net", "tls", "dns", "stream", "events", "url", "querystring",
-  "util", "os", "crypto", "zlib", "buffer", "string_decoder", "child_process", "worker_threads", "timers"]) {
+// The modules an HTTP server loads: more would make each spare's start-up, which competes with the app
+// when saves come in quick succession, cost more than it saves (Debian's Node.js compiles them at run time).
+for (const m of ["http", "net", "stream", "events", "util", "url", "querystring", "string_decoder", "timers",
+  "buffer", "os", "crypto"]) {
   try {
     require(m);
   } catch {
