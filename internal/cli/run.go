@@ -278,6 +278,7 @@ func (t *podTargets) Current(ctx context.Context) ([]engine.Container, error) {
 		s, ok := t.sessions[id]
 		if !ok {
 			s = transport.NewSession(t.client.NewContainerExec(p.Namespace, p.Name, t.container))
+			s.Open()
 			t.sessions[id] = s
 		}
 		out = append(out, engine.Container{ID: id, Exec: s})

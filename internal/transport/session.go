@@ -29,6 +29,9 @@ import (
 // since one command cannot be stopped on its own.
 type Session struct {
 	base Execer
+	// life ends with Close; it bounds a start that no command waits for (see Open).
+	life context.Context
+	end  context.CancelFunc
 
 	mu   sync.Mutex
 	conn *sessionConn
@@ -39,12 +42,27 @@ type Session struct {
 const MaxSessionInput = 1 << 20
 
 // NewSession returns a Session whose shell runs through base.
-func NewSession(base Execer) *Session { return &Session{base: base} }
+func NewSession(base Execer) *Session {
+	life, end := context.WithCancel(context.Background())
+	return &Session{base: base, life: life, end: end}
+}
+
+// Open starts the shell in the background, so that the first command finds it running: the exec's
+// round trip then overlaps whatever the caller does before that command. A start that fails here is
+// tried again, and reported, by the first command.
+func (s *Session) Open() {
+	go func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.running(s.life)
+	}()
+}
 
 func (s *Session) Target() string { return s.base.Target() }
 
 // Close ends the shell, if one runs.
 func (s *Session) Close() error {
+	s.end()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.conn != nil {
@@ -147,14 +165,10 @@ func (s *Session) Exec(ctx context.Context, argv []string, stdin io.Reader, stdo
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if s.conn == nil || s.conn.dead() {
-		conn, err := s.start(ctx)
-		if err != nil {
-			return err
-		}
-		s.conn = conn
+	c, err := s.running(ctx)
+	if err != nil {
+		return err
 	}
-	c := s.conn
 	if len(input) > 0 && !c.canFeed {
 		return s.base.Exec(ctx, argv, bytes.NewReader(input), stdout, stderr)
 	}
@@ -174,6 +188,18 @@ func (s *Session) Exec(ctx context.Context, argv []string, stdin io.Reader, stdo
 		return &sessionExitError{code: code}
 	}
 	return nil
+}
+
+// running returns the running shell, started when there is none; s.mu is held.
+func (s *Session) running(ctx context.Context) (*sessionConn, error) {
+	if s.conn == nil || s.conn.dead() {
+		conn, err := s.start(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s.conn = conn
+	}
+	return s.conn, nil
 }
 
 // knownInput returns the whole of a stdin that fits a session, and whether it does.

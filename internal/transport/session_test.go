@@ -168,3 +168,31 @@ func TestSessionStartEndsWithItsContext(t *testing.T) {
 		t.Fatalf("got %v, want the context's error", err)
 	}
 }
+
+func TestSessionOpenStartsTheShellAhead(t *testing.T) {
+	s, base := newTestSession(t, "")
+	s.Open()
+	deadline := time.Now().Add(10 * time.Second)
+	for base.n.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if out, _, err := run(t, s, nil, "echo", "hi"); err != nil || out != "hi\n" {
+		t.Fatalf("after Open: %q, %v", out, err)
+	}
+	if n := base.n.Load(); n != 1 {
+		t.Errorf("%d execs reached the container, want 1: the shell Open started", n)
+	}
+}
+
+func TestSessionCloseEndsAnOpenThatHangs(t *testing.T) {
+	s := NewSession(hangingExecer{})
+	s.Open()
+	time.Sleep(10 * time.Millisecond) // Open's start is under way
+	closed := make(chan struct{})
+	go func() { s.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close waited for an exec that never answers")
+	}
+}
