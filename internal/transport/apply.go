@@ -49,6 +49,11 @@ func (s *Shell) Apply(ctx context.Context, dest string, p plan.Plan, src Source)
 		return Stats{}, fmt.Errorf("%s has neither tar nor dd (missing: %s): kindling cannot write files there; add tar to the image",
 			s.exec.Target(), missing(tools, "tar", "dd", "mkdir", "mv", "rm", "ln", "chmod"))
 	}
+	// What is about to change makes the kept listing of dest stale, however this call ends.
+	cache := s.cache(dest)
+	if cache != nil {
+		cache.dropListing()
+	}
 	deletes := make([]string, len(p.Deletes))
 	for i, d := range p.Deletes {
 		deletes[i] = "./" + d
@@ -69,13 +74,18 @@ func (s *Shell) Apply(ctx context.Context, dest string, p plan.Plan, src Source)
 	}
 	staged := layout(p)
 	var sent int64
-	if canTar(tools) {
-		var record []plan.Item
-		if len(p.Writes) >= cachedApply && tools["sha256sum"] {
-			record = p.Writes
+	record := cache != nil && len(p.Writes) >= cachedApply && tools["sha256sum"]
+	switch {
+	case canTar(tools) && record && tools[findPrintf]:
+		// One listing, kept for the next Manifest, records the files in place.
+		if sent, err = s.applyTar(ctx, dest, stage, staged, deletes, src, nil); err == nil {
+			s.recordListing(ctx, dest, cache, p.Writes)
 		}
-		sent, err = s.applyTar(ctx, dest, stage, staged, deletes, src, record)
-	} else {
+	case canTar(tools) && record:
+		sent, err = s.applyTar(ctx, dest, stage, staged, deletes, src, p.Writes)
+	case canTar(tools):
+		sent, err = s.applyTar(ctx, dest, stage, staged, deletes, src, nil)
+	default:
 		sent, err = s.applyFill(ctx, dest, stage, staged, deletes, src)
 	}
 	if err != nil {
@@ -88,13 +98,27 @@ func (s *Shell) Apply(ctx context.Context, dest string, p plan.Plan, src Source)
 // that the next kindling need not hash them in the container: an initial sync, not a save.
 const cachedApply = 100
 
-// applyTar runs tarApplyScript. With record (files of the plan) and a hash cache, the container describes
-// those files once in place, and the cache learns their hashes.
+// recordListing lists dest after an Apply wrote the files written, and teaches the hash cache their stat
+// keys (the listing is kept too): the next Manifest then hashes none of them in the container. It is
+// only a cache: a failure leaves it as it was.
+func (s *Shell) recordListing(ctx context.Context, dest string, cache *hashCache, written []plan.Item) {
+	tree, _, keys, err := s.list(ctx, dest, true, cache)
+	if err != nil {
+		return
+	}
+	files := map[string]cachedFile{}
+	for _, w := range written {
+		if keys[w.Path] != "" && tree[w.Path].Size == w.Size {
+			files[w.Path] = cachedFile{key: keys[w.Path], hash: w.Hash}
+		}
+	}
+	cache.update(files, nil)
+}
+
+// applyTar runs tarApplyScript. With record (files of the plan), the container describes those files
+// once in place, and the hash cache learns their hashes.
 func (s *Shell) applyTar(ctx context.Context, dest, stage string, staged []stagedEntry, deletes []string, src Source, record []plan.Item) (int64, error) {
 	cache := s.cache(dest)
-	if cache == nil {
-		record = nil
-	}
 	batch := ""
 	var described bytes.Buffer
 	var stdout io.Writer // a nil *bytes.Buffer would not be a nil io.Writer

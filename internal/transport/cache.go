@@ -109,6 +109,30 @@ func (c *hashCache) save(files map[string]cachedFile) {
 	cachefile.Replace(c.path, b.Bytes())
 }
 
+// The listing a container last gave of dest (listStatScript's output as it came, gzip'd or not) is kept
+// beside the hashes with its fingerprint, the sha256 of the uncompressed listing: a Manifest that finds
+// the fingerprint unchanged in the container reads this copy instead of the whole listing again. An
+// Apply drops it before it changes the tree, and may keep a new one afterwards.
+func (c *hashCache) listingPath() string { return c.path + ".listing" }
+
+// listing returns the kept listing and its fingerprint, or "" and nil.
+func (c *hashCache) listing() (fingerprint string, raw []byte) {
+	b, err := os.ReadFile(c.listingPath())
+	sum, raw, ok := bytes.Cut(b, []byte{'\n'})
+	if err != nil || !ok || len(sum) != sha256.Size*2 {
+		return "", nil
+	}
+	return string(sum), raw
+}
+
+// keepListing keeps raw, whose uncompressed content has the given fingerprint.
+func (c *hashCache) keepListing(fingerprint string, raw []byte) {
+	cachefile.Replace(c.listingPath(), append([]byte(fingerprint+"\n"), raw...))
+}
+
+// dropListing forgets the kept listing.
+func (c *hashCache) dropListing() { os.Remove(c.listingPath()) }
+
 // update records what an Apply wrote and deleted.
 func (c *hashCache) update(written map[string]cachedFile, deleted []string) {
 	var b bytes.Buffer

@@ -1,8 +1,10 @@
 package transport
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -134,4 +136,70 @@ func TestApplyFillsCache(t *testing.T) {
 			}
 		})
 	}
+}
+
+// listingSpy records what the container answered to each stat listing.
+type listingSpy struct {
+	Execer
+	answers []string
+}
+
+func (l *listingSpy) Exec(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(argv) < 3 || argv[2] != listStatScript {
+		return l.Execer.Exec(ctx, argv, stdin, stdout, stderr)
+	}
+	var answer bytes.Buffer
+	err := l.Execer.Exec(ctx, argv, stdin, io.MultiWriter(stdout, &answer), stderr)
+	l.answers = append(l.answers, answer.String())
+	return err
+}
+
+// unchanged reports whether the last listing was answered by the fingerprint alone.
+func (l *listingSpy) unchanged() bool {
+	return len(l.answers) > 0 && l.answers[len(l.answers)-1] == listingUnchanged+"\x00"
+}
+
+// TestManifestFingerprint: with GNU find, a Manifest of a tree that did not change since the last
+// listing (a Manifest's, or the one an initial sync records) gets only a fingerprint from the container
+// and returns exactly the tree; any change, or an Apply, makes it list the tree again.
+func TestManifestFingerprint(t *testing.T) {
+	ctx := context.Background()
+	src, dest := t.TempDir(), t.TempDir()
+	tree := map[string]node{"link": symlink("d/f000")}
+	for i := range cachedApply + 20 {
+		tree[fmt.Sprintf("d/f%03d", i)] = file(fmt.Sprint(i))
+	}
+	build(t, src, tree)
+	spy := &listingSpy{Execer: &LocalExecer{Name: "pod/x/c"}}
+	counter := &countingExecer{Execer: spy, ops: map[Op]int{}}
+	sh := NewShell(counter, Cache(t.TempDir()))
+	manifest := func(wantUnchanged bool, wantHashed int) {
+		t.Helper()
+		hashed := counter.describedFiles(t)
+		got, err := sh.Manifest(ctx, dest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := plan.FirstDifference(scan(t, dest), got); d != "" {
+			t.Errorf("manifest vs the directory: %s", d)
+		}
+		if spy.unchanged() != wantUnchanged || hashed() != wantHashed {
+			t.Errorf("answered by the fingerprint: %v, files hashed: %d; want %v, %d", spy.unchanged(), hashed(), wantUnchanged, wantHashed)
+		}
+	}
+	syncTree(t, sh, src, dest) // its last Manifest follows an Apply that recorded a listing
+	if !spy.unchanged() {
+		t.Fatal("the Manifest after an initial sync listed the whole tree again")
+	}
+	manifest(true, 0)
+	writeFile(t, filepath.Join(dest, "d/f007"), "changed", 0o644)
+	manifest(false, 1)
+	manifest(true, 0)
+	// A small Apply (a save) drops the kept listing without recording one.
+	writeFile(t, filepath.Join(src, "d/f001"), "saved", 0o644)
+	syncTree(t, sh, src, dest)
+	if spy.unchanged() {
+		t.Fatal("the Manifest after a small Apply was answered by a fingerprint from before it")
+	}
+	manifest(true, 0)
 }

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -43,18 +45,8 @@ func (s *Shell) Manifest(ctx context.Context, dest string) (plan.Tree, error) {
 			known = cache.load()
 		}
 	}
-	var tree plan.Tree
-	var wanted []string
-	keys := map[string]string{}
 	statted := tools[findPrintf]
-	script := listScript
-	if statted {
-		script = listStatScript
-	}
-	err = s.query(ctx, dest, []string{"sh", "-c", script, "kindling", dest}, nil, func(stdout io.Reader) (err error) {
-		tree, wanted, err = s.readListing(stdout, statted, keys)
-		return err
-	})
+	tree, wanted, keys, err := s.list(ctx, dest, statted, cache)
 	if errors.Is(err, errLocked) {
 		return nil, &NotWritableError{Dest: dest, Target: s.exec.Target(), Reason: "not writable"}
 	}
@@ -88,6 +80,52 @@ func (s *Shell) Manifest(ctx context.Context, dest string) (plan.Tree, error) {
 		cache.save(fresh)
 	}
 	return tree, nil
+}
+
+// list runs the listing of dest: listScript, or with GNU find listStatScript, which with a cache sends
+// the fingerprint of the listing kept from before, is read from that copy when the container finds the
+// tree unchanged, and is kept for next time.
+func (s *Shell) list(ctx context.Context, dest string, statted bool, cache *hashCache) (tree plan.Tree, wanted []string, keys map[string]string, err error) {
+	keys = map[string]string{}
+	if !statted {
+		err = s.query(ctx, dest, []string{"sh", "-c", listScript, "kindling", dest}, nil, func(stdout io.Reader) (err error) {
+			tree, wanted, err = s.readListing(stdout, false, keys, nil)
+			return err
+		})
+		return tree, wanted, keys, err
+	}
+	argv := []string{"sh", "-c", listStatScript, "kindling", dest}
+	var kept []byte
+	if cache != nil {
+		var fingerprint string
+		fingerprint, kept = cache.listing()
+		argv = append(argv, fingerprint)
+	}
+	var raw bytes.Buffer
+	sum := sha256.New()
+	unchanged := false
+	err = s.query(ctx, dest, argv, nil, func(stdout io.Reader) (err error) {
+		in := bufio.NewReaderSize(stdout, 64<<10)
+		if head, _ := in.Peek(len(listingUnchanged) + 1); string(head) == listingUnchanged+"\x00" {
+			unchanged = true
+			return nil
+		}
+		if cache == nil {
+			tree, wanted, err = s.readListing(in, true, keys, nil)
+			return err
+		}
+		tree, wanted, err = s.readListing(io.TeeReader(in, &raw), true, keys, sum)
+		return err
+	})
+	switch {
+	case err != nil:
+		return nil, nil, nil, err
+	case unchanged:
+		tree, wanted, err = s.readListing(bytes.NewReader(kept), true, keys, nil)
+	case cache != nil && raw.Len() > 0: // a dest that does not exist answers nothing
+		cache.keepListing(hex.EncodeToString(sum.Sum(nil)), raw.Bytes())
+	}
+	return tree, wanted, keys, err
 }
 
 // describe runs describeScript for paths (symlinks first, then files), in commands whose input fits a
@@ -171,15 +209,18 @@ type listed struct {
 // stat key in keys), into the tree of its directories (and, statted, its symlinks and files) and the
 // paths left to describe: the symlinks, then the files, that are not excluded. An absent dest is an
 // empty tree.
-func (s *Shell) readListing(stdout io.Reader, statted bool, keys map[string]string) (tree plan.Tree, wanted []string, err error) {
-	r := &nulReader{r: bufio.NewReaderSize(stdout, 64<<10)}
-	if magic, _ := r.r.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
-		z, err := gzip.NewReader(r.r)
-		if err != nil {
+func (s *Shell) readListing(stdout io.Reader, statted bool, keys map[string]string, content io.Writer) (tree plan.Tree, wanted []string, err error) {
+	in := bufio.NewReaderSize(stdout, 64<<10)
+	var listing io.Reader = in
+	if magic, _ := in.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
+		if listing, err = gzip.NewReader(in); err != nil {
 			return nil, nil, err
 		}
-		r = &nulReader{r: bufio.NewReaderSize(z, 64<<10)}
 	}
+	if content != nil {
+		listing = io.TeeReader(listing, content)
+	}
+	r := &nulReader{r: bufio.NewReaderSize(listing, 64<<10)}
 	header, err := r.field()
 	if err == io.EOF {
 		return plan.Tree{}, nil, nil

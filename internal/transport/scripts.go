@@ -50,7 +50,9 @@ done`
 // Its output, after the header, is four NUL-terminated fields per path: the kind (d, l, f, or another of
 // find's %y letters), the path, "size mode inode mtime ctime" (mode in octal, times in seconds since the
 // epoch) and the symlink target. It is about 100 bytes a file, so it goes through gzip where there is one
-// (the reader knows it by gzip's magic number).
+// (the reader knows it by gzip's magic number). With $2, the fingerprint (sha256) of a listing kept from
+// before, a listing with that fingerprint is answered by listingUnchanged alone; the stat keys in it
+// make any change to the tree change the fingerprint.
 const listStatScript = `[ -e "$1" ] || [ -L "$1" ] || exit 0
 cd -- "$1" || exit 90
 [ -w . ] || exit 93
@@ -59,7 +61,14 @@ list() {
 	printf '` + manifestHeader + `\0'
 	find . -path './.kindling-stage.*' -prune -o -printf '%y\0%p\0%s %m %i %T@ %C@\0%l\0'
 }
+if [ -n "$2" ] && command -v sha256sum >/dev/null 2>&1; then
+	sum=$(list | sha256sum)
+	[ "${sum%% *}" != "$2" ] || { printf '` + listingUnchanged + `\0'; exit 0; }
+fi
 if command -v gzip >/dev/null 2>&1; then list | gzip -1; else list; fi`
+
+// listingUnchanged is listStatScript's whole answer when the listing has the fingerprint it was given.
+const listingUnchanged = "kindling-unchanged"
 
 // describeScript describes the NUL-separated paths (relative to $1, each starting with "./") on its
 // stdin, symlinks first, then files: $2 is manifestBatchScript, $3 the hash mode ("sha256" or "none").

@@ -103,7 +103,7 @@ func TestReadManifestOutput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, wanted, err := NewShell(&RecordingExecer{}).readListing(strings.NewReader(tt.listing), tt.statted, map[string]string{})
+			got, wanted, err := NewShell(&RecordingExecer{}).readListing(strings.NewReader(tt.listing), tt.statted, map[string]string{}, nil)
 			if err == nil && len(wanted) > 0 {
 				r := &nulReader{r: bufio.NewReader(strings.NewReader(tt.batches))}
 				err = readBatches(r, wanted, tt.hashed, got, map[string]string{})
