@@ -95,11 +95,22 @@ func (s *Shell) list(ctx context.Context, dest string, statted bool, cache *hash
 		return tree, wanted, keys, err
 	}
 	argv := []string{"sh", "-c", listStatScript, "kindling", dest}
-	var kept []byte
+	// The kept listing is read while the container lists its tree: most often that is the answer.
+	var keptRead chan struct{}
+	var keptTree plan.Tree
+	var keptWanted []string
+	var keptErr error
+	keptKeys := map[string]string{}
 	if cache != nil {
-		var fingerprint string
-		fingerprint, kept = cache.listing()
+		fingerprint, kept := cache.listing()
 		argv = append(argv, fingerprint)
+		if kept != nil {
+			keptRead = make(chan struct{})
+			go func() {
+				defer close(keptRead)
+				keptTree, keptWanted, keptErr = s.readListing(bytes.NewReader(kept), true, keptKeys, nil)
+			}()
+		}
 	}
 	var raw bytes.Buffer
 	sum := sha256.New()
@@ -117,11 +128,14 @@ func (s *Shell) list(ctx context.Context, dest string, statted bool, cache *hash
 		tree, wanted, err = s.readListing(io.TeeReader(in, &raw), true, keys, sum)
 		return err
 	})
+	if keptRead != nil {
+		<-keptRead
+	}
 	switch {
 	case err != nil:
 		return nil, nil, nil, err
-	case unchanged:
-		tree, wanted, err = s.readListing(bytes.NewReader(kept), true, keys, nil)
+	case unchanged: // only ever the answer to a fingerprint sent, which comes with its listing
+		return keptTree, keptWanted, keptKeys, keptErr
 	case cache != nil && raw.Len() > 0: // a dest that does not exist answers nothing
 		cache.keepListing(hex.EncodeToString(sum.Sum(nil)), raw.Bytes())
 	}
