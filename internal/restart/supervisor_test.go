@@ -52,14 +52,15 @@ func testShells(t *testing.T) []testShell {
 // testSupervisor is the supervisor script running in `run` mode, as a child of the test (not as PID 1:
 // clients find it through the pid file).
 type testSupervisor struct {
-	t      *testing.T
-	sh     testShell
-	script string
-	dir    string
-	cmd    *exec.Cmd
-	stderr string // file: a pipe would keep Wait waiting for the app, which inherits it
-	exited chan struct{}
-	err    error // the Wait result, once exited is closed
+	t          *testing.T
+	sh         testShell
+	script     string
+	dir        string
+	cmd        *exec.Cmd
+	stderr     string // file: a pipe would keep Wait waiting for the app, which inherits it
+	clientPath string
+	exited     chan struct{}
+	err        error // the Wait result, once exited is closed
 }
 
 func writeScript(t *testing.T) string {
@@ -158,7 +159,11 @@ func (s *testSupervisor) client(args ...string) (string, int) {
 	s.t.Helper()
 	argv := s.shellArgv(append(args[:1:1], append([]string{"--state-dir", s.dir}, args[1:]...)...)...)
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = []string{"PATH=" + s.sh.path}
+	path := s.sh.path
+	if s.clientPath != "" {
+		path = s.clientPath
+	}
+	cmd.Env = []string{"PATH=" + path}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -601,6 +606,33 @@ func TestSupervisorStartsColdWhenTheSpareExits(t *testing.T) {
 			}
 			if log := s.log(); strings.Count(log, "every restart starts the app cold") != 1 {
 				t.Fatalf("want one line saying that restarts start cold, got: %s", log)
+			}
+		})
+	}
+}
+
+func TestSupervisorClientWithoutGrepWaitsForThePort(t *testing.T) {
+	for _, sh := range testShells(t) {
+		t.Run(sh.name, func(t *testing.T) {
+			port := freePort(t)
+			s := startSupervisor(t, sh, nil, testApp(t, "listen", port))
+			s.waitFor("the app to listen", func() bool { return listening(port) })
+			// Only sleep on the client's PATH: it reads the TCP tables with sh alone.
+			bin := t.TempDir()
+			for _, dir := range filepath.SplitList(sh.path) {
+				if _, err := os.Stat(filepath.Join(dir, "sleep")); err == nil {
+					if err := os.Symlink(filepath.Join(dir, "sleep"), filepath.Join(bin, "sleep")); err != nil {
+						t.Fatal(err)
+					}
+					break
+				}
+			}
+			s.clientPath = bin
+			if o := s.restart("--wait-port", port); o.generation != 2 || !listening(port) {
+				t.Fatalf("restart: %+v, port served %v", o, listening(port))
+			}
+			if out, code := s.client("restart", "--timeout", "1", "--wait-port", freePort(t)); code != 3 || !strings.Contains(out, "waiting=port:") {
+				t.Fatalf("restart waiting for a port nobody serves: exit %d, %q; want a timeout waiting for the port", code, out)
 			}
 		})
 	}
