@@ -32,6 +32,9 @@ is reported, not asserted.
    runs the app under ` + "`sh -c 'while :; do APP; done'`" + `; each edit is ` + "`kubectl cp`" + ` of the file, then
    ` + "`kubectl exec … pkill`" + ` of the app (nginx: ` + "`kill -HUP 1`" + `). The floor is the app's own restart, measured by a
    script inside that container alone: kill the app (nginx: HUP) and poll until a new process answers.
+   kindling's restart of Python and Node.js hands over to a spare interpreter loaded ahead, so it can come in
+   under that floor; the edits follow each other at once, so at 100 ms each spare's start-up (~230 ms of CPU for
+   Debian's Node.js) competes with the next save on the two cores.
 2. **Initial sync** of a generated tree (10,000 files, 100 MB, sizes from bytes to ~100 KB, 500 nested
    directories) into an empty directory of a running pod: wall time of ` + "`kindling sync --once`" + ` (process start to
    exit) against ` + "`tar -c | kubectl exec -i POD -- tar -x`" + `; median of 3.
