@@ -40,14 +40,14 @@ func (e localExecer) Target() string { return "local/" + e.sh.name }
 func (e localExecer) Exec(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	argv = slices.Clone(argv)
 	for i, a := range argv {
-		if a == StateDir {
+		switch a {
+		case StateDir:
 			argv[i] = e.stateDir
+		case SupervisorPath:
+			argv[i] = e.script
 		}
 	}
-	switch argv[0] {
-	case SupervisorPath:
-		argv = slices.Concat(e.sh.argv, []string{e.script}, argv[1:])
-	case "sh":
+	if argv[0] == "sh" {
 		argv = slices.Concat(e.sh.argv, argv[1:])
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)

@@ -41,9 +41,10 @@ const (
 )
 
 // restartCommand is the argv that asks the supervisor for a restart and waits until the new app runs
-// and, for each port, listens.
+// and, for each port, listens. It names sh itself: a session runs sh without env, a process less on
+// the way to the restart.
 func restartCommand(ports []int32, timeout time.Duration) []string {
-	argv := []string{SupervisorPath, "restart", "--state-dir", StateDir, "--timeout", wholeSeconds(timeout)}
+	argv := []string{"sh", SupervisorPath, "restart", "--state-dir", StateDir, "--timeout", wholeSeconds(timeout)}
 	for _, p := range ports {
 		argv = append(argv, "--wait-port", strconv.Itoa(int(p)))
 	}
