@@ -115,3 +115,28 @@ func runProbe(t *testing.T, dir string, argv []string, gate func(*exec.Cmd) func
 	}
 	return out.String()
 }
+
+// A Node.js spare with preloads in NODE_OPTIONS would have run them before the sync: it exits at once,
+// before it says it is ready, so that the supervisor starts the app cold.
+func TestNodeSpareRefusesPreloads(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "spare.cjs")
+	for name, content := range map[string]string{"spare.cjs": spareScripts["spare.cjs"], "pre.js": "", "app.js": ""} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, options := range []string{"--require ./pre.js", "-r ./pre.js", "--import=./pre.js", "--inspect=0"} {
+		ready := filepath.Join(t.TempDir(), "ready")
+		cmd := exec.Command("node", script, "app.js")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "NODE_OPTIONS="+options, "KINDLING_SPARE_FD=4", "KINDLING_SPARE_READY="+ready)
+		out, err := cmd.CombinedOutput()
+		if exit, ok := err.(*exec.ExitError); !ok || exit.ExitCode() != 3 {
+			t.Errorf("NODE_OPTIONS=%q: %v %s; want exit status 3", options, err, out)
+		}
+		if _, err := os.Stat(ready); err == nil {
+			t.Errorf("NODE_OPTIONS=%q: the spare said it was ready", options)
+		}
+	}
+}
