@@ -13,7 +13,7 @@ var updateDoc = flag.Bool("update-doc", false, "rewrite docs/runtimes.md from th
 var e2eTested = map[string]string{
 	"node": "wrapper", "python": "wrapper", "ruby": "wrapper", "perl": "wrapper",
 	"uvicorn": "single process → wrapper; --workers 2 → HUP not honoured by Debian's uvicorn 0.17, verified and switched to the wrapper", "gunicorn": "HUP, master kept, no failed request",
-	"puma": "single mode USR2, master kept, no failed request", "nginx": "HUP, master kept, no failed request",
+	"puma": "single mode USR2, master kept, at most one request dropped at the re-exec (puma/puma#2337)", "nginx": "HUP, master kept, no failed request",
 	"httpd": "USR1, master kept, no failed request", "php": "mod_php, no restart", "nodemon": "no restart",
 	"go": "build + binary sync, failing build keeps the old binary", "c": "gcc build", "rust": "cargo build",
 	"java": "javac + jar build",

@@ -24,6 +24,10 @@ type restartCase struct {
 	strategy string // what kindling must say it chose
 	// graceful: the server reloads in place (same master process) without failing a request.
 	graceful bool
+	// dropsAtMost is how many requests the reload may fail: Puma's hot restart (single mode, USR2)
+	// re-executes the process, and a connection it accepted at that instant can get an empty reply
+	// (puma/puma#2337), which no signal of kindling's avoids.
+	dropsAtMost int64
 	// spare: the supervisor keeps a spare interpreter (this file of kindling's) that the restart turns into
 	// the app.
 	spare string
@@ -49,7 +53,7 @@ var restartCases = []restartCase{
 		edit: "app.py", strategy: "→ signal HUP", graceful: true},
 	{app: app{name: "puma", dest: "/app", port: 8080, files: map[string]string{"config.ru": rackApp},
 		command: []string{"puma", "-b", "tcp://0.0.0.0:8080", "/app/config.ru"}},
-		edit: "config.ru", strategy: "→ signal USR2", graceful: true},
+		edit: "config.ru", strategy: "→ signal USR2", graceful: true, dropsAtMost: 1},
 	{app: app{name: "nginx", dest: "/var/www/html", port: 80, files: map[string]string{"kindling.html": "<p>nginx v1</p>\n"},
 		command: []string{"nginx", "-g", "daemon off;"}}, edit: "kindling.html", path: "/kindling.html", strategy: "→ signal HUP", graceful: true},
 	{app: app{name: "httpd", dest: "/var/www/html", port: 80, files: map[string]string{"kindling.html": "<p>httpd v1</p>\n"},
@@ -113,7 +117,7 @@ func TestRestartStrategies(t *testing.T) {
 				if after := masterIdentity(t, ns, pod); after != before {
 					t.Errorf("the master process was restarted: before %s, after %s", before, after)
 				}
-				if failed.Load() > 0 || served.Load() < 5 {
+				if failed.Load() > tc.dropsAtMost || served.Load() < 5 {
 					t.Errorf("request loop during the reload: %d served, %d failed", served.Load(), failed.Load())
 				}
 			}
