@@ -185,11 +185,16 @@ func (c classifier) runsAs(script string, r *row) bool {
 	return s != nil && s != r && s.Language == r.Language
 }
 
+// runs reports whether the program of this name (with or without its version suffix) is r's.
+func (r *row) runs(name, bare string) bool {
+	return slices.Contains(r.programs, name) || slices.Contains(r.programs, bare)
+}
+
 // rowFor finds the row whose program has this name, or whose host serves it with its markers present.
 func (c classifier) rowFor(name, bare string) *row {
 	for i := range table {
 		r := &table[i]
-		if slices.Contains(r.programs, name) || slices.Contains(r.programs, bare) {
+		if r.runs(name, bare) {
 			return r
 		}
 		if (slices.Contains(r.hosts, name) || slices.Contains(r.hosts, bare)) && c.markers.found(r) != "" {
@@ -571,7 +576,7 @@ func Spare(argv []string) (script string, at int, ok bool) {
 	name, bare := programName(argv[0])
 	var g *spareGrammar
 	for i := range table {
-		if slices.Contains(table[i].programs, name) || slices.Contains(table[i].programs, bare) {
+		if table[i].runs(name, bare) {
 			g = table[i].spare
 			break
 		}

@@ -76,17 +76,17 @@ func (s *Shell) Apply(ctx context.Context, dest string, p plan.Plan, src Source)
 	var sent int64
 	record := cache != nil && len(p.Writes) >= cachedApply && tools["sha256sum"]
 	switch {
-	case canTar(tools) && record && tools[findPrintf]:
+	case !canTar(tools):
+		sent, err = s.applyFill(ctx, dest, stage, staged, deletes, src)
+	case record && tools[findPrintf]:
 		// One listing, kept for the next Manifest, records the files in place.
-		if sent, err = s.applyTar(ctx, dest, stage, staged, deletes, src, nil); err == nil {
+		if sent, err = s.applyTar(ctx, dest, stage, staged, deletes, src, nil, nil); err == nil {
 			s.recordListing(ctx, dest, cache, p.Writes)
 		}
-	case canTar(tools) && record:
-		sent, err = s.applyTar(ctx, dest, stage, staged, deletes, src, p.Writes)
-	case canTar(tools):
-		sent, err = s.applyTar(ctx, dest, stage, staged, deletes, src, nil)
+	case record:
+		sent, err = s.applyTar(ctx, dest, stage, staged, deletes, src, cache, p.Writes)
 	default:
-		sent, err = s.applyFill(ctx, dest, stage, staged, deletes, src)
+		sent, err = s.applyTar(ctx, dest, stage, staged, deletes, src, nil, nil)
 	}
 	if err != nil {
 		return Stats{Bytes: sent}, err
@@ -106,19 +106,12 @@ func (s *Shell) recordListing(ctx context.Context, dest string, cache *hashCache
 	if err != nil {
 		return
 	}
-	files := map[string]cachedFile{}
-	for _, w := range written {
-		if keys[w.Path] != "" && tree[w.Path].Size == w.Size {
-			files[w.Path] = cachedFile{key: keys[w.Path], hash: w.Hash}
-		}
-	}
-	cache.update(files, nil)
+	cache.update(writtenFiles(tree, keys, written), nil)
 }
 
 // applyTar runs tarApplyScript. With record (files of the plan), the container describes those files
-// once in place, and the hash cache learns their hashes.
-func (s *Shell) applyTar(ctx context.Context, dest, stage string, staged []stagedEntry, deletes []string, src Source, record []plan.Item) (int64, error) {
-	cache := s.cache(dest)
+// once in place, and cache learns their hashes.
+func (s *Shell) applyTar(ctx context.Context, dest, stage string, staged []stagedEntry, deletes []string, src Source, cache *hashCache, record []plan.Item) (int64, error) {
 	batch := ""
 	var described bytes.Buffer
 	var stdout io.Writer // a nil *bytes.Buffer would not be a nil io.Writer
@@ -144,6 +137,12 @@ func describedFiles(out io.Reader, written []plan.Item) map[string]cachedFile {
 	if err := readBatches(&nulReader{r: bufio.NewReader(out)}, paths, false, tree, keys); err != nil {
 		return nil
 	}
+	return writtenFiles(tree, keys, written)
+}
+
+// writtenFiles pairs the stat keys the container gave of the files written with their hashes. A file
+// without a key, or whose size is not the one sent, is left out.
+func writtenFiles(tree plan.Tree, keys map[string]string, written []plan.Item) map[string]cachedFile {
 	files := map[string]cachedFile{}
 	for _, w := range written {
 		if keys[w.Path] != "" && tree[w.Path].Size == w.Size {
