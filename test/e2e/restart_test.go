@@ -111,7 +111,15 @@ func TestRestartStrategies(t *testing.T) {
 				}
 			}
 			if tc.graceful {
-				time.Sleep(500 * time.Millisecond) // keep requesting a little after the switch
+				// Keep requesting a little after the switch: at least 500 ms and a few answers, however slow
+				// the port-forward is on a busy machine.
+				switched, after := time.Now(), served.Load()
+				Eventually(t, 30*time.Second, 50*time.Millisecond, func() error {
+					if time.Since(switched) < 500*time.Millisecond || served.Load() < max(after+3, 5) {
+						return fmt.Errorf("%d requests served, %d of them since the new version answered", served.Load(), served.Load()-after)
+					}
+					return nil
+				})
 				stopLoop()
 				pod := ReadyPods(t, ns, deploy)[0]
 				if after := masterIdentity(t, ns, pod); after != before {
