@@ -30,7 +30,18 @@ import (
 // from the local tree and are sent again; without find, xargs or stat, the tree is reported empty (see
 // the warnings).
 func (s *Shell) Manifest(ctx context.Context, dest string) (plan.Tree, error) {
+	// The cache is read while the container is probed: reading 10,000 entries takes as long as the probe.
+	cache := s.cache(dest)
+	var known map[string]cachedFile
+	loaded := make(chan struct{})
+	go func() {
+		defer close(loaded)
+		if cache != nil {
+			known = cache.load()
+		}
+	}()
 	tools, err := s.probe(ctx)
+	<-loaded
 	if err != nil {
 		return nil, err
 	}
@@ -38,12 +49,8 @@ func (s *Shell) Manifest(ctx context.Context, dest string) (plan.Tree, error) {
 		return plan.Tree{}, nil
 	}
 	hashed := tools["sha256sum"]
-	var cache *hashCache
-	var known map[string]cachedFile
-	if hashed {
-		if cache = s.cache(dest); cache != nil {
-			known = cache.load()
-		}
+	if !hashed {
+		cache, known = nil, nil
 	}
 	statted := tools[findPrintf]
 	tree, wanted, keys, err := s.list(ctx, dest, statted, cache)
@@ -117,6 +124,7 @@ func (s *Shell) list(ctx context.Context, dest string, statted bool, cache *hash
 	unchanged := false
 	err = s.query(ctx, dest, argv, nil, func(stdout io.Reader) (err error) {
 		in := bufio.NewReaderSize(stdout, 64<<10)
+		in.Peek(1)
 		if head, _ := in.Peek(len(listingUnchanged) + 1); string(head) == listingUnchanged+"\x00" {
 			unchanged = true
 			return nil

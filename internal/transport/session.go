@@ -29,9 +29,6 @@ import (
 // since one command cannot be stopped on its own.
 type Session struct {
 	base Execer
-	// life ends with Close; it bounds a start that no command waits for (see Open).
-	life context.Context
-	end  context.CancelFunc
 
 	mu   sync.Mutex
 	conn *sessionConn
@@ -43,26 +40,22 @@ const MaxSessionInput = 1 << 20
 
 // NewSession returns a Session whose shell runs through base.
 func NewSession(base Execer) *Session {
-	life, end := context.WithCancel(context.Background())
-	return &Session{base: base, life: life, end: end}
+	return &Session{base: base}
 }
 
-// Open starts the shell in the background, so that the first command finds it running: the exec's
-// round trip then overlaps whatever the caller does before that command. A start that fails here is
-// tried again, and reported, by the first command.
+// Open starts the shell now, so that the first command finds it starting or running: the exec's round
+// trip then overlaps whatever the caller does before that command. A start that fails is reported by the
+// first command.
 func (s *Session) Open() {
-	go func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.running(s.life)
-	}()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.running()
 }
 
 func (s *Session) Target() string { return s.base.Target() }
 
 // Close ends the shell, if one runs.
 func (s *Session) Close() error {
-	s.end()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.conn != nil {
@@ -121,10 +114,14 @@ var errSessionEnded = errors.New("the shell session ended")
 type sessionConn struct {
 	stdin       *io.PipeWriter
 	out, errOut *markedReader
-	canFeed     bool
 	cancel      context.CancelFunc
 	done        chan struct{} // closed when the shell's exec returned; err is set then
 	err         error
+	// greeted is closed once the shell's first line was read, or the stream ended first. up says the
+	// line was the greeting, and canFeed what it said; badGreeting is set when it was something else.
+	greeted     chan struct{}
+	up, canFeed bool
+	badGreeting error
 }
 
 func (c *sessionConn) stop() {
@@ -142,8 +139,12 @@ func (c *sessionConn) dead() bool {
 }
 
 // ended explains why the shell is gone: its exec's own error when there is one, so that a container
-// without sh is recognized as such.
+// without sh is recognized as such, or a first line that was not its greeting. Call it after stop.
 func (c *sessionConn) ended() error {
+	<-c.greeted
+	if c.badGreeting != nil {
+		return c.badGreeting
+	}
 	<-c.done
 	if c.err != nil {
 		return c.err
@@ -165,14 +166,11 @@ func (s *Session) Exec(ctx context.Context, argv []string, stdin io.Reader, stdo
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	c, err := s.running(ctx)
-	if err != nil {
-		return err
-	}
-	if len(input) > 0 && !c.canFeed {
+	c := s.running()
+	code, notFound, err := c.run(ctx, argv, input, stdout, stderr)
+	if errors.Is(err, errCannotFeed) {
 		return s.base.Exec(ctx, argv, bytes.NewReader(input), stdout, stderr)
 	}
-	code, notFound, err := c.run(ctx, argv, input, stdout, stderr)
 	if err != nil {
 		s.conn = nil
 		c.stop()
@@ -190,16 +188,12 @@ func (s *Session) Exec(ctx context.Context, argv []string, stdin io.Reader, stdo
 	return nil
 }
 
-// running returns the running shell, started when there is none; s.mu is held.
-func (s *Session) running(ctx context.Context) (*sessionConn, error) {
+// running returns the shell, started when there is none; s.mu is held.
+func (s *Session) running() *sessionConn {
 	if s.conn == nil || s.conn.dead() {
-		conn, err := s.start(ctx)
-		if err != nil {
-			return nil, err
-		}
-		s.conn = conn
+		s.conn = s.start()
 	}
-	return s.conn, nil
+	return s.conn
 }
 
 // knownInput returns the whole of a stdin that fits a session, and whether it does.
@@ -219,14 +213,14 @@ func knownInput(stdin io.Reader) ([]byte, bool) {
 	return b, err == nil
 }
 
-// start runs the shell; ctx bounds only the wait for it to answer, the shell lives until Close.
-func (s *Session) start(ctx context.Context) (*sessionConn, error) {
+// start runs the shell, which lives until Close, and reads its greeting in the background.
+func (s *Session) start() *sessionConn {
 	shellCtx, cancel := context.WithCancel(context.Background())
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
 	errR, errW := io.Pipe()
 	c := &sessionConn{
-		stdin: inW, cancel: cancel, done: make(chan struct{}),
+		stdin: inW, cancel: cancel, done: make(chan struct{}), greeted: make(chan struct{}),
 		out: newMarkedReader(outR), errOut: newMarkedReader(errR),
 	}
 	go func() {
@@ -239,22 +233,23 @@ func (s *Session) start(ctx context.Context) (*sessionConn, error) {
 		outW.CloseWithError(errSessionEnded)
 		errW.CloseWithError(errSessionEnded)
 	}()
-	stopWaiting := context.AfterFunc(ctx, c.stop)
-	hello, err := c.out.r.ReadString('\n')
-	stopWaiting()
-	if err != nil || !strings.HasPrefix(hello, sessionHello) {
-		c.stop()
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, ctxErr
+	go func() {
+		defer close(c.greeted)
+		hello, err := c.out.r.ReadString('\n')
+		switch {
+		case err != nil: // the stream ended: ended tells why
+		case !strings.HasPrefix(hello, sessionHello):
+			c.badGreeting = fmt.Errorf("starting a shell session in %s: unexpected output %q", s.base.Target(), hello)
+			c.stop()
+		default:
+			c.up, c.canFeed = true, strings.TrimSpace(strings.TrimPrefix(hello, sessionHello)) == "yes"
 		}
-		if err != nil {
-			return nil, c.ended()
-		}
-		return nil, fmt.Errorf("starting a shell session in %s: unexpected output %q", s.base.Target(), hello)
-	}
-	c.canFeed = strings.TrimSpace(strings.TrimPrefix(hello, sessionHello)) == "yes"
-	return c, nil
+	}()
+	return c
 }
+
+// errCannotFeed says that the shell cannot hand a command its stdin: the command needs an exec of its own.
+var errCannotFeed = errors.New("the shell session has no dd")
 
 // run sends one command and copies its output until the markers. An error means the session is out of
 // step or gone.
@@ -266,8 +261,25 @@ func (c *sessionConn) run(ctx context.Context, argv []string, input []byte, stdo
 	stopWatching := context.AfterFunc(ctx, c.stop)
 	defer stopWatching()
 	request := append([]byte(token+" "+strconv.Itoa(len(input))+" "+shellWords(argv)+"\n"), input...)
-	if _, err := c.stdin.Write(request); err != nil {
-		return 0, false, err
+	// A command without stdin goes out before the shell has greeted: it runs as soon as the shell is
+	// up, so a new shell's first command costs no round trip of its own. One with stdin waits to learn
+	// whether the shell can take it.
+	if len(input) == 0 {
+		if _, err := c.stdin.Write(request); err != nil {
+			return 0, false, err
+		}
+	}
+	<-c.greeted // the stream ends, and with it the wait, when ctx ends
+	if !c.up {
+		return 0, false, errSessionEnded
+	}
+	if len(input) > 0 {
+		if !c.canFeed {
+			return 0, false, errCannotFeed
+		}
+		if _, err := c.stdin.Write(request); err != nil {
+			return 0, false, err
+		}
 	}
 	copied := make(chan error, 1)
 	go func() { copied <- c.out.copyUntil(orDiscard(stdout), token) }()

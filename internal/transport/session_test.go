@@ -196,3 +196,29 @@ func TestSessionCloseEndsAnOpenThatHangs(t *testing.T) {
 		t.Fatal("Close waited for an exec that never answers")
 	}
 }
+
+// greetsLateExecer starts the shell only once the first command line has arrived, as a shell that
+// takes long to start would answer: a session that waited for the greeting before sending would hang.
+type greetsLateExecer struct{ Execer }
+
+func (g greetsLateExecer) Exec(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	late := `IFS= read -r first; { printf '%s\n' "$first"; cat; } | sh -c "$1"`
+	return g.Execer.Exec(ctx, []string{"sh", "-c", late, "late", argv[len(argv)-1]}, stdin, stdout, stderr)
+}
+
+func TestSessionSendsACommandWithoutStdinBeforeTheGreeting(t *testing.T) {
+	s := NewSession(greetsLateExecer{&LocalExecer{Name: "pod/late/app"}})
+	defer s.Close()
+	s.Open()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	if err := s.Exec(ctx, []string{"echo", "first"}, nil, &out, nil); err != nil || out.String() != "first\n" {
+		t.Fatalf("first command: %q, %v", out.String(), err)
+	}
+	// Commands with stdin wait for the greeting, which by now has come.
+	out.Reset()
+	if err := s.Exec(ctx, []string{"cat"}, strings.NewReader("second"), &out, nil); err != nil || out.String() != "second" {
+		t.Fatalf("command with stdin: %q, %v", out.String(), err)
+	}
+}
