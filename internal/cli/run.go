@@ -18,7 +18,6 @@ import (
 	"github.com/kindling-dev/kindling/internal/engine"
 	"github.com/kindling-dev/kindling/internal/ignore"
 	"github.com/kindling-dev/kindling/internal/kube"
-	"github.com/kindling-dev/kindling/internal/plan"
 	"github.com/kindling-dev/kindling/internal/restart"
 	"github.com/kindling-dev/kindling/internal/transport"
 	"github.com/kindling-dev/kindling/internal/watch"
@@ -31,24 +30,6 @@ func runSync(ctx context.Context, out io.Writer, o syncOptions) (err error) {
 	matcher, err := ignore.New(o.src, o.excludes)
 	if err != nil {
 		return usageError{err}
-	}
-	client, err := o.connect()
-	if err != nil {
-		return err
-	}
-	d, err := client.GetDeployment(ctx, o.deployment)
-	if err != nil {
-		return err
-	}
-	container, err := kube.ContainerName(d, o.container)
-	if err != nil {
-		return usageError{err}
-	}
-	if !o.restart && !o.dryRun {
-		// A previous kindling that was killed may have left the Deployment wrapped: repair it.
-		if err := repair(ctx, out, client, d); err != nil {
-			return err
-		}
 	}
 	var changes <-chan string
 	if !o.once && !o.dryRun {
@@ -65,11 +46,37 @@ func runSync(ctx context.Context, out io.Writer, o syncOptions) (err error) {
 			}
 		}()
 	}
+	local := &engine.Dir{Src: o.src, Excluded: matcher.Excluded, HashFile: localHashFile(o.src)}
+	if !o.restart && !o.dryRun {
+		// Nothing about the source tree depends on the cluster: it is read while kindling reaches it. (With
+		// --restart the runtime decides what is synced, and a start is a rollout anyway.)
+		local.StartScan()
+	}
+	client, err := o.connect()
+	if err != nil {
+		return err
+	}
+	warm := startWarmShells(client, o.deployment)
+	defer warm.closeRest()
+	d, err := client.GetDeployment(ctx, o.deployment)
+	if err != nil {
+		return err
+	}
+	container, err := kube.ContainerName(d, o.container)
+	if err != nil {
+		return usageError{err}
+	}
+	if !o.restart && !o.dryRun {
+		// A previous kindling that was killed may have left the Deployment wrapped: repair it.
+		if err := repair(ctx, out, client, d); err != nil {
+			return err
+		}
+	}
 	pods, err := client.WatchPods(ctx, d, container)
 	if err != nil {
 		return err
 	}
-	targets := &podTargets{client: client, pods: pods, container: container}
+	targets := &podTargets{client: client, pods: pods, container: container, warm: warm}
 	defer targets.Close()
 	// Detection needs a running pod, so --restart waits for one like --once does.
 	if err := waitForPod(ctx, out, targets, o.once || o.restart || o.dryRun); err != nil {
@@ -79,7 +86,7 @@ func runSync(ctx context.Context, out io.Writer, o syncOptions) (err error) {
 		return dryRun(ctx, out, o, d, targets, matcher)
 	}
 	cfg := engine.Config{
-		Local:   &engine.Dir{Src: o.src, Excluded: matcher.Excluded, Hashes: localHashes(o.src)},
+		Local:   local,
 		Dest:    o.dest,
 		Targets: targets,
 		Out:     out,
@@ -236,23 +243,24 @@ func cacheDir(name string) string {
 	return filepath.Join(dir, "kindling", name)
 }
 
-// localHashes is the hash cache of the source directory src, nil when there is no cache directory.
-func localHashes(src string) *plan.HashCache {
+// localHashFile is the hash cache file of the source directory src, "" when there is no cache directory.
+func localHashFile(src string) string {
 	dir := cacheDir("local")
 	abs, err := filepath.Abs(src)
 	if dir == "" || err != nil {
-		return nil
+		return ""
 	}
 	sum := sha256.Sum256([]byte(abs))
-	return plan.LoadHashCache(filepath.Join(dir, hex.EncodeToString(sum[:16])))
+	return filepath.Join(dir, hex.EncodeToString(sum[:16]))
 }
 
 // podTargets adapts the pod watch to the engine's Targets. Each container gets one shell session for
-// the whole run, closed when the container goes away.
+// the whole run (a warm one when there is one), closed when the container goes away.
 type podTargets struct {
 	client    *kube.Client
 	pods      *kube.PodWatch
 	container string
+	warm      *warmShells
 
 	mu       sync.Mutex
 	sessions map[string]*transport.Session // by engine.Container ID
@@ -272,17 +280,23 @@ func (t *podTargets) Current(ctx context.Context) ([]engine.Container, error) {
 	}
 	out := make([]engine.Container, 0, len(pods))
 	current := map[string]bool{}
+	var synced []string
 	for _, p := range pods {
 		id := string(p.UID) + "/" + kube.ContainerStart(&p, t.container)
 		current[id] = true
 		s, ok := t.sessions[id]
 		if !ok {
-			s = transport.NewSession(t.client.NewContainerExec(p.Namespace, p.Name, t.container))
-			s.Open()
+			if s = t.warm.take(p.Name, t.container); s == nil {
+				s = transport.NewSession(t.client.NewContainerExec(p.Namespace, p.Name, t.container))
+				s.Open()
+			}
 			t.sessions[id] = s
 		}
 		out = append(out, engine.Container{ID: id, Exec: s})
+		synced = append(synced, warmKey(p.Name, t.container))
 	}
+	t.warm.closeRest()
+	t.warm.remember(synced)
 	for id, s := range t.sessions {
 		if !current[id] {
 			s.Close()

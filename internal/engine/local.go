@@ -23,19 +23,48 @@ type Local interface {
 type Dir struct {
 	Src      string
 	Excluded plan.Excluded
-	// Hashes, when set, spares the first scan reading the files unchanged since the last session.
-	Hashes *plan.HashCache
-	tree   plan.Tree
+	// HashFile, when set, is the hash cache (plan.LoadHashCache) that spares the first scan reading the
+	// files unchanged since the last session.
+	HashFile string
+	tree     plan.Tree
+	// first is the first scan when StartScan began it; firstErr is its outcome once first is closed.
+	first    chan struct{}
+	firstErr error
+}
+
+// StartScan begins the first scan in the background, so that it overlaps reaching the cluster; the first
+// Update waits for it.
+func (d *Dir) StartScan() {
+	d.first = make(chan struct{})
+	go func() {
+		defer close(d.first)
+		d.firstErr = d.scan()
+	}()
+}
+
+// scan reads the whole tree.
+func (d *Dir) scan() error {
+	var hashes *plan.HashCache
+	if d.HashFile != "" {
+		hashes = plan.LoadHashCache(d.HashFile)
+	}
+	tree, err := plan.ScanCached(d.Src, d.Excluded, hashes)
+	if err == nil && hashes != nil {
+		hashes.Save() // a cache that cannot be written only costs the next session time
+	}
+	d.tree = tree
+	return err
 }
 
 func (d *Dir) Update(_ context.Context, changed []string) (plan.Tree, transport.Source, error) {
 	var err error
-	if d.tree == nil {
-		d.tree, err = plan.ScanCached(d.Src, d.Excluded, d.Hashes)
-		if err == nil && d.Hashes != nil {
-			d.Hashes.Save() // a cache that cannot be written only costs the next session time
-		}
-	} else {
+	switch {
+	case d.first != nil:
+		<-d.first
+		d.first, err = nil, d.firstErr
+	case d.tree == nil:
+		err = d.scan()
+	default:
 		d.tree, err = plan.Rescan(d.tree, d.Src, changed, d.Excluded)
 	}
 	if err != nil {

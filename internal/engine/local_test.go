@@ -56,3 +56,27 @@ func TestArtifactRebuildsOnlyForBuildInputsAndKeepsTheLastGoodOne(t *testing.T) 
 		t.Fatalf("source serves %q", b)
 	}
 }
+
+func TestDirStartScanIsTheFirstUpdateAndFillsTheHashCache(t *testing.T) {
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "a.txt"), []byte("a"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cache := filepath.Join(t.TempDir(), "hashes")
+	d := &Dir{Src: src, Excluded: func(string, bool) bool { return false }, HashFile: cache}
+	d.StartScan()
+	tree, _, err := d.Update(context.Background(), []string{""})
+	if err != nil || tree["a.txt"].Hash == "" || len(tree) != 1 {
+		t.Fatalf("first Update after StartScan: %v, %v", tree, err)
+	}
+	if _, err := os.Stat(cache); err != nil {
+		t.Errorf("the first scan did not save the hash cache: %v", err)
+	}
+	// Later updates read the changes, not the started scan again.
+	if err := os.WriteFile(filepath.Join(src, "b.txt"), []byte("b"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if tree, _, err = d.Update(context.Background(), []string{"b.txt"}); err != nil || len(tree) != 2 {
+		t.Fatalf("second Update: %v, %v", tree, err)
+	}
+}
