@@ -29,12 +29,23 @@ for (const m of ["http", "net", "stream", "events", "util", "url", "querystring"
   }
 }
 
-// One listen on a port of the loopback the kernel picks, closed at once: Node.js compiles its server path
-// on first use, which would otherwise fall into the restart (~15 ms of it for Debian's Node.js).
-const warm = require("http").createServer();
+// One request to a server on a loopback port the kernel picks, then closed: Node.js compiles its listening
+// and request paths on first use, which would otherwise fall into the restart and the app's first answer
+// (~10 ms on an idle node for Debian's Node.js, more under load).
+const http = require("http");
+const warm = http.createServer((req, res) => res.end());
 let waiting = false;
 warm.on("error", takeOver);
-warm.listen(0, "127.0.0.1", () => warm.close(takeOver));
+warm.listen(0, "127.0.0.1", () => {
+  const done = () => {
+    warm.close(takeOver);
+    warm.closeAllConnections?.();
+  };
+  http.get({ host: "127.0.0.1", port: warm.address().port, agent: false }, (res) => {
+    res.resume();
+    res.on("end", done);
+  }).on("error", done);
+});
 
 // takeOver waits for the restart, then runs the app.
 function takeOver() {
