@@ -56,7 +56,59 @@ type rule struct {
 	// anchored rules (with a slash before the end) match the whole path from the root; the others match
 	// the last name only.
 	anchored bool
+	// keyName is a test that every path the rule matches passes with its key name: the first name for an
+	// anchored rule, the last otherwise. It costs a string comparison, and nearly every path fails it for
+	// nearly every rule, which spares them go-git's glob matching, the bulk of the cost of a path.
+	keyName nameTest
 }
+
+// nameTest is a necessary condition on a name.
+type nameTest struct {
+	kind nameTestKind
+	text string
+}
+
+type nameTestKind int
+
+const (
+	anyName nameTestKind = iota
+	nameIs
+	nameEndsWith
+)
+
+func (t nameTest) passes(name string) bool {
+	switch t.kind {
+	case nameIs:
+		return name == t.text
+	case nameEndsWith:
+		return strings.HasSuffix(name, t.text)
+	}
+	return true
+}
+
+// keyNameTest reads the test from the pattern body b. go-git compares names with filepath.Match, for which
+// a glob without metacharacters matches only itself and a leading "*" only names ending with the rest.
+func keyNameTest(b string, anchored bool) nameTest {
+	b = strings.TrimSuffix(b, "/")
+	if anchored {
+		// go-git skips the empty segments a leading "/" leaves, then matches the next one against the
+		// first name.
+		first, _, _ := strings.Cut(strings.TrimLeft(b, "/"), "/")
+		if isLiteral(first) {
+			return nameTest{nameIs, first}
+		}
+		return nameTest{kind: anyName}
+	}
+	if isLiteral(b) {
+		return nameTest{nameIs, b}
+	}
+	if suffix, ok := strings.CutPrefix(b, "*"); ok && isLiteral(suffix) {
+		return nameTest{nameEndsWith, suffix}
+	}
+	return nameTest{kind: anyName}
+}
+
+func isLiteral(glob string) bool { return !strings.ContainsAny(glob, `*?[\`) }
 
 // New builds the matcher for the source directory src from the defaults, the --exclude values extra and
 // src/.kindlingignore if it exists.
@@ -105,9 +157,12 @@ func (m *Matcher) addFile(name string) error {
 
 func (m *Matcher) add(p string) {
 	m.patterns = append(m.patterns, p)
+	b := body(p)
+	anchored := strings.Contains(strings.TrimSuffix(b, "/"), "/")
 	m.rules = append(m.rules, rule{
 		pattern:  gitignore.ParsePattern(p, nil),
-		anchored: strings.Contains(strings.TrimSuffix(body(p), "/"), "/"),
+		anchored: anchored,
+		keyName:  keyNameTest(b, anchored),
 	})
 }
 
@@ -152,7 +207,7 @@ func (m *Matcher) Excluded(rel string, isDir bool) bool {
 			return v.(bool)
 		}
 	}
-	excluded := m.Excluded(path.Dir(rel), true) || m.decide(strings.Split(rel, "/"), isDir) == gitignore.Exclude
+	excluded := m.Excluded(path.Dir(rel), true) || m.decide(rel, isDir) == gitignore.Exclude
 	if isDir {
 		m.dirs.Store(rel, excluded)
 	}
@@ -161,10 +216,25 @@ func (m *Matcher) Excluded(rel string, isDir bool) bool {
 
 // decide returns the verdict of the last rule that names path itself, ignoring rules that only match one
 // of its ancestors (those were decided when the ancestor was).
-func (m *Matcher) decide(names []string, isDir bool) gitignore.MatchResult {
+func (m *Matcher) decide(rel string, isDir bool) gitignore.MatchResult {
+	first, _, _ := strings.Cut(rel, "/")
+	last := rel[strings.LastIndexByte(rel, '/')+1:]
+	// Split only for a rule whose key name test passes: Split allocates, and most paths pass none.
+	var names []string
 	for i := len(m.rules) - 1; i >= 0; i-- {
-		if r := m.rules[i].matchItself(names, isDir); r != gitignore.NoMatch {
-			return r
+		r := &m.rules[i]
+		key := last
+		if r.anchored {
+			key = first
+		}
+		if !r.keyName.passes(key) {
+			continue
+		}
+		if names == nil {
+			names = strings.Split(rel, "/")
+		}
+		if res := r.matchItself(names, isDir); res != gitignore.NoMatch {
+			return res
 		}
 	}
 	return gitignore.NoMatch

@@ -282,13 +282,3 @@ func TestUnreadableIgnoreFile(t *testing.T) {
 		t.Fatalf("New() error = %v, want one naming %s and the fix", err, FileName)
 	}
 }
-
-func BenchmarkExcluded(b *testing.B) {
-	m, err := New(b.TempDir(), []string{"*.test.js", "fixtures/", "/config.local.js"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	for b.Loop() {
-		m.Excluded("services/orders/src/handlers/payments/refund.py", false)
-	}
-}
