@@ -31,7 +31,7 @@ func TestGoBuildSyncsTheBinary(t *testing.T) {
 	p := startKindling(t, "sync", "-d", deploy, "-n", ns, "--src", src, "--restart", "--language", "go", "--debounce", "100ms")
 	waitOutput(t, p, "watching")
 	WaitHTTPBody(t, ns, deploy, 8080, "/", "go v1", DefaultTimeout)
-	pod := ReadyPods(t, ns, deploy)[0]
+	pod := Pod(t, ns, deploy)
 	if tree := ReadTree(t, ns, pod, "app", "/app"); len(tree) != 1 || !strings.HasPrefix(tree["app"], "file:755:") {
 		t.Fatalf("the container holds more than the built binary: %v", tree)
 	}

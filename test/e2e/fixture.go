@@ -362,14 +362,20 @@ func ReadyPods(t testing.TB, ns, deploy string) []string {
 	return names
 }
 
-// Pod returns the name of the Deployment's first Ready pod; it fails the test if there is none.
+// Pod returns the name of the Deployment's first Ready pod. It waits a while for one: a readiness probe
+// that ran while the app restarted marks its pod unready until the next probe.
 func Pod(t testing.TB, ns, deploy string) string {
 	t.Helper()
-	names := ReadyPods(t, ns, deploy)
-	if len(names) == 0 {
-		t.Fatalf("deployment %s/%s has no Ready pod", ns, deploy)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if names := ReadyPods(t, ns, deploy); len(names) > 0 {
+			return names[0]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("deployment %s/%s has no Ready pod after 30s", ns, deploy)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	return names[0]
 }
 
 func listPods(c context.Context, ns string, d *appsv1.Deployment) ([]corev1.Pod, error) {

@@ -89,19 +89,19 @@ func TestRestartStrategies(t *testing.T) {
 			var before string
 			stopLoop := func() {}
 			if tc.graceful {
-				pod := ReadyPods(t, ns, deploy)[0]
+				pod := Pod(t, ns, deploy)
 				before = masterIdentity(t, ns, pod)
 				stopLoop = requestLoop(t, ns, pod, tc.port, path, &served, &failed)
 			}
 			var spares []int
 			if tc.spare != "" {
 				WaitRollout(t, ns, deploy) // to the wrapped pod
-				spares = waitingSpares(t, ns, ReadyPods(t, ns, deploy)[0], tc.spare)
+				spares = waitingSpares(t, ns, Pod(t, ns, deploy), tc.spare)
 			}
 			edit(t, src, tc.edit, "v1", "v2")
 			WaitHTTPBody(t, ns, deploy, tc.port, path, "v2", 60*time.Second)
 			if tc.spare != "" {
-				pod := ReadyPods(t, ns, deploy)[0]
+				pod := Pod(t, ns, deploy)
 				app := supervisedPID(t, ns, pod)
 				if !slices.Contains(spares, app) {
 					t.Errorf("the app after the restart is process %d, not one of the spares %v that waited for it", app, spares)
@@ -121,7 +121,7 @@ func TestRestartStrategies(t *testing.T) {
 					return nil
 				})
 				stopLoop()
-				pod := ReadyPods(t, ns, deploy)[0]
+				pod := Pod(t, ns, deploy)
 				if after := masterIdentity(t, ns, pod); after != before {
 					t.Errorf("the master process was restarted: before %s, after %s", before, after)
 				}

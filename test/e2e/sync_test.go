@@ -139,7 +139,7 @@ func TestSyncOnceIntoFreshPod(t *testing.T) {
 	LocalSymlink(t, src, "link", "index.html")
 
 	// The image's own dependencies at an excluded path must survive the sync.
-	pod := ReadyPods(t, ns, deploy)[0]
+	pod := Pod(t, ns, deploy)
 	MustExec(t, ns, pod, "app", "sh", "-c", "mkdir -p /app/node_modules/dep && echo image > /app/node_modules/dep/index.js")
 
 	out, err := KindlingCmd(t, "sync", "-d", deploy, "-n", ns, "--src", src, "--once", "--exclude", "*.test.js").CombinedOutput()
@@ -302,7 +302,7 @@ func TestSyncReachesEveryReplicaAndReplacements(t *testing.T) {
 	waitConverged(t, ns, deploy, src, "/app", 2)
 
 	// A deleted pod's replacement converges without restarting kindling.
-	victim := ReadyPods(t, ns, deploy)[0]
+	victim := Pod(t, ns, deploy)
 	zero := int64(0)
 	must(t, Clientset().CoreV1().Pods(ns).Delete(t.Context(), victim, metav1.DeleteOptions{GracePeriodSeconds: &zero}))
 	Eventually(t, 60*time.Second, 200*time.Millisecond, func() error {
