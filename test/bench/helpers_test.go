@@ -476,6 +476,46 @@ func cpuTime(t *testing.T, pid int) time.Duration {
 	return time.Duration(utime+stime) * time.Second / ticksPerSecond
 }
 
+// machineBusy is the fraction of the machine's CPU time spent busy over the interval, from /proc/stat.
+func machineBusy(t *testing.T, interval time.Duration) float64 {
+	t.Helper()
+	sample := func() (busy, total int64) {
+		b, err := os.ReadFile("/proc/stat")
+		if err != nil {
+			t.Fatal(err)
+		}
+		line, _, _ := strings.Cut(string(b), "\n")
+		for i, f := range strings.Fields(line)[1:] {
+			n, _ := strconv.ParseInt(f, 10, 64)
+			total += n
+			if i != 3 && i != 4 { // idle and iowait
+				busy += n
+			}
+		}
+		return busy, total
+	}
+	b0, t0 := sample()
+	time.Sleep(interval)
+	b1, t1 := sample()
+	if t1 == t0 {
+		return 0
+	}
+	return float64(b1-b0) / float64(t1-t0)
+}
+
+// waitQuiet waits until the machine is mostly idle (the writeback and the pods' churn of the previous
+// figure are over), so that a timed phase measures itself; it gives up after a minute and says so.
+func waitQuiet(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for machineBusy(t, 500*time.Millisecond) > 0.15 {
+		if time.Now().After(deadline) {
+			t.Logf("the machine stayed busy for a minute; measuring anyway")
+			return
+		}
+	}
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Numbers
 

@@ -40,7 +40,9 @@ func TestTreeSync(t *testing.T) {
 	var kindlingWall, tarWall []time.Duration
 	var last syncReport
 	for i := range trials {
+		waitQuiet(t)
 		tarWall = append(tarWall, tarPipe(t, ns, pod, src, fmt.Sprintf("/data/tar%d", i)))
+		waitQuiet(t)
 		wall, r := runOnce(t, syncArgs(fmt.Sprintf("/data/kindling%d", i))...)
 		kindlingWall, last = append(kindlingWall, wall), r
 	}
@@ -65,9 +67,11 @@ func TestTreeSync(t *testing.T) {
 	var resyncWall, resyncLine []time.Duration
 	var resync syncReport
 	for range trials {
+		waitQuiet(t)
 		wall, r := runOnce(t, syncArgs(dest)...)
 		resyncWall, resyncLine, resync = append(resyncWall, wall), append(resyncLine, r.elapsed), r
 	}
+	waitQuiet(t)
 	again := tarPipe(t, ns, pod, src, "/data/tar0")
 	record(t, result{figure: 3, measure: fmt.Sprintf("re-sync of the unchanged tree: first / median of %d (sync line: first)", trials),
 		kindling: fmt.Sprintf("%s / %s (%s)", ms(resyncWall[0]), ms(median(resyncWall)), ms(resyncLine[0])),
