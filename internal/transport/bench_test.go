@@ -1,6 +1,8 @@
 package transport
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
@@ -8,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -210,4 +213,115 @@ func BenchmarkApplyOneEdit(b *testing.B) {
 	}
 	b.ReportMetric(float64(sent), "wire-bytes")
 	b.ReportMetric(float64(local[edited].Size), "file-bytes")
+}
+
+// benchListedFiles is the size of the tree whose hash cache and kept listing the parsing benchmarks
+// read, as kindling started again on a container that holds a 10,000-file tree does.
+const benchListedFiles = 10_000
+
+// listedEntry is one record of listStatScript's output, with the stat key a cache keeps of it.
+type listedEntry struct{ kind, path, stat, target, key string }
+
+// generateListing returns the listing of a generated tree: nested directories, files, a few of them
+// logs (which the benchmarks exclude) and a few symlinks, with GNU find's stat lines.
+func generateListing(files int) []listedEntry {
+	rng := rand.New(rand.NewChaCha8([32]byte{2}))
+	entry := func(kind, path string, size int64, mode uint32, target string) listedEntry {
+		inode := 1_000_000 + rng.Int64N(9_000_000)
+		mtime, mtimeNs := 1_700_000_000+rng.Int64N(70_000_000), rng.Int64N(1e9)
+		ctime, ctimeNs := 1_760_000_000+rng.Int64N(7_000_000), rng.Int64N(1e9)
+		return listedEntry{
+			kind: kind, path: path, target: target,
+			// find's %T@ has ten fractional digits, the last always 0.
+			stat: fmt.Sprintf("%d %o %d %d.%09d0 %d.%09d0", size, mode, inode, mtime, mtimeNs, ctime, ctimeNs),
+			key:  fmt.Sprintf("%d %o %d %d%09d %d%09d", size, mode, inode, mtime, mtimeNs, ctime, ctimeNs),
+		}
+	}
+	dirs := []string{"."}
+	listing := []listedEntry{entry("d", ".", 4096, 0o755, "")}
+	for i := range files / 20 {
+		d := fmt.Sprintf("%s/dir%d", dirs[rng.IntN(len(dirs))], i)
+		dirs = append(dirs, d)
+		listing = append(listing, entry("d", d, 4096, 0o755, ""))
+	}
+	for i := range files {
+		name, mode := fmt.Sprintf("file%d.txt", i), uint32(0o644)
+		switch {
+		case i%100 == 1:
+			name = fmt.Sprintf("server%d.log", i)
+		case i%50 == 0:
+			mode = 0o755
+		}
+		listing = append(listing, entry("f", dirs[rng.IntN(len(dirs))]+"/"+name, rng.Int64N(100_000), mode, ""))
+	}
+	for i := range files / 200 {
+		target := fmt.Sprintf("../file%d.txt", i)
+		listing = append(listing, entry("l", fmt.Sprintf("%s/link%d", dirs[rng.IntN(len(dirs))], i), int64(len(target)), 0o777, target))
+	}
+	return listing
+}
+
+// excludingLogs is a Shell that leaves *.log out of its manifests, as kindling always excludes some paths.
+func excludingLogs() *Shell {
+	return NewShell(&RecordingExecer{}, Excluding(func(rel string, isDir bool) bool { return !isDir && strings.HasSuffix(rel, ".log") }))
+}
+
+// BenchmarkHashCacheLoad reads the hash cache of a 10,000-file tree: a Manifest's records, then those
+// of an Apply that deleted a directory and wrote a few files.
+func BenchmarkHashCacheLoad(b *testing.B) {
+	var cache bytes.Buffer
+	var dirs []string
+	for i, l := range generateListing(benchListedFiles) {
+		switch l.kind {
+		case "d":
+			dirs = append(dirs, strings.TrimPrefix(l.path, "./"))
+		case "f":
+			writeRecord(&cache, "w", strings.TrimPrefix(l.path, "./"), l.key, fmt.Sprintf("%064x", i))
+		}
+	}
+	writeRecord(&cache, "d", dirs[len(dirs)-1], "", "")
+	for i := range 20 {
+		writeRecord(&cache, "w", fmt.Sprintf("%s/new%d.txt", dirs[i+1], i), "5 644 1 1 1", fmt.Sprintf("%064x", i))
+	}
+	c := &hashCache{path: filepath.Join(b.TempDir(), "cache")}
+	if err := os.WriteFile(c.path, cache.Bytes(), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(cache.Len()))
+	for b.Loop() {
+		if known := c.load(); len(known) < benchListedFiles/2 {
+			b.Fatalf("loaded %d files", len(known))
+		}
+	}
+}
+
+// BenchmarkReadListing parses the gzip'd listing of a 10,000-file tree, as a Manifest does with the
+// listing it kept when the container finds the tree unchanged: into an empty map of stat keys, or into
+// one sized for the files of the hash cache.
+func BenchmarkReadListing(b *testing.B) {
+	var raw bytes.Buffer
+	listing := generateListing(benchListedFiles)
+	raw.WriteString(manifestHeader + "\x00")
+	for _, l := range listing {
+		writeRecord(&raw, l.kind, l.path, l.stat, l.target)
+	}
+	var gz bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&gz, 1) // as gzip -1
+	w.Write(raw.Bytes())
+	w.Close()
+	sh := excludingLogs()
+	for _, sizedKeys := range []int{0, benchListedFiles} {
+		b.Run(fmt.Sprintf("keys=%d", sizedKeys), func(b *testing.B) {
+			b.SetBytes(int64(raw.Len()))
+			for b.Loop() {
+				tree, _, err := sh.readListing(bytes.NewReader(gz.Bytes()), true, make(map[string]string, sizedKeys), nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(tree) < benchListedFiles {
+					b.Fatalf("tree of %d entries", len(tree))
+				}
+			}
+		})
+	}
 }

@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -29,7 +28,11 @@ type cachedFile struct{ key, hash string }
 // hashCache is the cache file of one container and dest. Its records are NUL-terminated fields:
 // "w", path, key, hash (the file's hash) or "d", path, "", "" (path and everything under it are gone).
 // A Manifest rewrites the file; an Apply appends to it.
-type hashCache struct{ path string }
+type hashCache struct {
+	path string
+	// loaded is the number of files load found: a listing of the tree has about as many stat keys.
+	loaded int
+}
 
 // cache returns the cache of dest in this Shell's container, or nil when there is none.
 func (s *Shell) cache(dest string) *hashCache {
@@ -43,53 +46,72 @@ func (s *Shell) cache(dest string) *hashCache {
 // load returns the files the cache knows, or nil if it has none (or cannot be read: a cache is only ever
 // a shortcut).
 func (c *hashCache) load() map[string]cachedFile {
-	f, err := os.Open(c.path)
+	text, err := readText(c.path)
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
-	r := bufio.NewReaderSize(f, 64<<10)
-	// Records apply in order: a file counts unless it or a directory above it was deleted after it was
-	// written.
-	type seen struct {
-		cachedFile
-		seq int
+	// Every record is four fields, each ended by a NUL: anything else is a cache cut short.
+	fields := strings.Count(text, "\x00")
+	if fields%4 != 0 || text != "" && text[len(text)-1] != 0 {
+		return nil
 	}
-	written := map[string]seen{}
-	deleted := map[string]int{}
-	for seq := 0; ; seq++ {
+	files := make(map[string]cachedFile, fields/4)
+	// Records apply in order. Walking them from the last, the first write met of a path is the one that
+	// counts, and it counts unless a deletion met before it removed the path or a directory above it.
+	var deleted map[string]bool
+	for rest := text; rest != ""; {
 		var rec [4]string
-		for i := range rec {
-			field, err := r.ReadString(0)
-			if err == io.EOF && i == 0 && field == "" {
-				files := make(map[string]cachedFile, len(written))
-				for p, w := range written {
-					if !deletedAfter(deleted, p, w.seq) {
-						files[p] = w.cachedFile
-					}
-				}
-				return files
-			}
-			if err != nil {
-				return nil
-			}
-			rec[i] = field[:len(field)-1]
+		for i := len(rec) - 1; i >= 0; i-- {
+			rest, rec[i] = cutLastField(rest)
 		}
-		switch rec[0] {
+		switch kind, path := rec[0], rec[1]; kind {
 		case "w":
-			written[rec[1]] = seen{cachedFile{key: rec[2], hash: rec[3]}, seq}
+			if _, rewritten := files[path]; !rewritten && !removed(deleted, path) {
+				files[path] = cachedFile{key: rec[2], hash: rec[3]}
+			}
 		case "d":
-			deleted[rec[1]] = seq
+			if deleted == nil {
+				deleted = map[string]bool{}
+			}
+			deleted[path] = true
 		default:
 			return nil
 		}
 	}
+	c.loaded = len(files)
+	return files
 }
 
-// deletedAfter reports whether p or a directory above it was deleted after record seq.
-func deletedAfter(deleted map[string]int, p string, seq int) bool {
+// readText reads a file into one string, so that the strings cut out of it share its memory instead of
+// each needing its own.
+func readText(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	var text strings.Builder
+	if info, err := f.Stat(); err == nil {
+		text.Grow(int(info.Size()))
+	}
+	_, err = io.Copy(&text, f)
+	return text.String(), err
+}
+
+// cutLastField splits off the last field of s, which ends with the NUL that ends that field.
+func cutLastField(s string) (rest, field string) {
+	s = s[:len(s)-1]
+	start := strings.LastIndexByte(s, 0) + 1
+	return s[:start], s[start:]
+}
+
+// removed reports whether p or a directory above it is among the deleted paths.
+func removed(deleted map[string]bool, p string) bool {
+	if len(deleted) == 0 {
+		return false
+	}
 	for {
-		if d, ok := deleted[p]; ok && d > seq {
+		if deleted[p] {
 			return true
 		}
 		i := strings.LastIndexByte(p, '/')

@@ -11,10 +11,12 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/kindling-dev/kindling/internal/plan"
 )
@@ -93,7 +95,11 @@ func (s *Shell) Manifest(ctx context.Context, dest string) (plan.Tree, error) {
 // the fingerprint of the listing kept from before, is read from that copy when the container finds the
 // tree unchanged, and is kept for next time.
 func (s *Shell) list(ctx context.Context, dest string, statted bool, cache *hashCache) (tree plan.Tree, wanted []string, keys map[string]string, err error) {
-	keys = map[string]string{}
+	expectedKeys := 0
+	if cache != nil {
+		expectedKeys = cache.loaded
+	}
+	keys = make(map[string]string, expectedKeys)
 	if !statted {
 		err = s.query(ctx, dest, []string{"sh", "-c", listScript, "kindling", dest}, nil, func(stdout io.Reader) (err error) {
 			tree, wanted, err = s.readListing(stdout, false, keys, nil)
@@ -107,7 +113,7 @@ func (s *Shell) list(ctx context.Context, dest string, statted bool, cache *hash
 	var keptTree plan.Tree
 	var keptWanted []string
 	var keptErr error
-	keptKeys := map[string]string{}
+	keptKeys := make(map[string]string, expectedKeys)
 	if cache != nil {
 		fingerprint, kept := cache.listing()
 		argv = append(argv, fingerprint)
@@ -264,9 +270,10 @@ func (s *Shell) readListing(stdout io.Reader, statted bool, keys map[string]stri
 	if _, err := r.field(); err != io.EOF {
 		return nil, nil, errors.New("unexpected output after the listing")
 	}
-	tree = plan.Tree{}
+	kept := s.included(all)
+	tree = make(plan.Tree, len(kept)) // every path kept, once described if it is not yet
 	var links, files []string
-	for _, l := range s.included(all) {
+	for _, l := range kept {
 		switch {
 		case l.entry.Kind == plan.Dir || statted:
 			tree[l.path] = l.entry
@@ -305,36 +312,55 @@ func readNames(r *nulReader) ([]listed, error) {
 // findKinds are the kinds of find's %y that a tree holds.
 var findKinds = map[string]plan.Kind{"d": plan.Dir, "l": plan.Symlink, "f": plan.File}
 
-// readStatted reads listStatScript's records: kind, path, stat line, symlink target.
+// readStatted reads listStatScript's records: kind, path, stat line, symlink target. Each field is used
+// where it lies in the reader's buffer, before the next read reuses it: only what the tree keeps is
+// copied out.
 func readStatted(r *nulReader) ([]listed, error) {
 	var all []listed
 	for {
-		var rec [4]string
-		for i := range rec {
-			f, err := r.field()
-			if err == io.EOF && i == 0 {
-				return all, nil
-			}
-			if err != nil {
-				return nil, unexpectedEOF(err)
-			}
-			rec[i] = f
+		letter, err := r.fieldBytes()
+		if err == io.EOF {
+			return all, nil
 		}
-		kind, ok := findKinds[rec[0]]
-		if !ok || rec[1] == "." {
-			continue // sockets, devices and pipes are not synced
+		if err != nil {
+			return nil, err
 		}
-		l := listed{path: strings.TrimPrefix(rec[1], "./"), entry: plan.Entry{Kind: kind}}
-		switch kind {
-		case plan.Symlink:
-			l.entry.Hash = rec[3]
-		case plan.File:
-			l.entry = statEntry(rec[2])
+		kind := findKinds[string(letter)] // 0 for sockets, devices and pipes, which are not synced
+		path, err := r.fieldBytes()
+		if err != nil {
+			return nil, unexpectedEOF(err)
+		}
+		if string(path) == "." {
+			kind = 0 // dest itself
+		}
+		l := listed{entry: plan.Entry{Kind: kind}}
+		if kind != 0 {
+			l.path = string(bytes.TrimPrefix(path, []byte("./")))
+		}
+		stat, err := r.fieldBytes()
+		if err != nil {
+			return nil, unexpectedEOF(err)
+		}
+		if kind == plan.File {
+			l.entry = statEntry(stat)
 			if l.entry.Size >= 0 {
-				l.key = canonicalKey(rec[2])
+				l.key = canonicalKey(stat)
 			}
 		}
-		all = append(all, l)
+		target, err := r.fieldBytes()
+		if err != nil {
+			return nil, unexpectedEOF(err)
+		}
+		if kind == plan.Symlink {
+			l.entry.Hash = string(target)
+		}
+		if kind != 0 {
+			if len(all) == cap(all) {
+				// Doubled: append would grow a long slice by a quarter, copying all of it each time.
+				all = slices.Grow(all, len(all))
+			}
+			all = append(all, l)
+		}
 	}
 }
 
@@ -412,9 +438,9 @@ func readFiles(r *nulReader, files []string, hashed bool, tree plan.Tree, keys m
 		return nil
 	}
 	for _, f := range files {
-		line, err := r.line()
+		line, err := r.lineBytes()
 		if err != nil {
-			return unexpectedEOF(err)
+			return err
 		}
 		e := statEntry(line)
 		tree[f] = e
@@ -451,14 +477,14 @@ func readFiles(r *nulReader, files []string, hashed bool, tree plan.Tree, keys m
 
 // statEntry is the file entry a stat line ("size mode ..." with an octal mode) describes; a line for a file
 // that could not be read ("- -") gives size -1.
-func statEntry(line string) plan.Entry {
+func statEntry(line []byte) plan.Entry {
 	e := plan.Entry{Kind: plan.File, Size: -1}
-	sizeText, rest, _ := strings.Cut(line, " ")
-	modeText, _, _ := strings.Cut(rest, " ")
-	if size, err := strconv.ParseInt(sizeText, 10, 64); err == nil {
+	sizeText, rest, _ := bytes.Cut(line, []byte(" "))
+	modeText, _, _ := bytes.Cut(rest, []byte(" "))
+	if size, err := strconv.ParseInt(string(sizeText), 10, 64); err == nil {
 		e.Size = size
 	}
-	if mode, err := strconv.ParseUint(modeText, 8, 32); err == nil {
+	if mode, err := strconv.ParseUint(string(modeText), 8, 32); err == nil {
 		e.Exec = mode&0o100 != 0
 	}
 	return e
@@ -468,41 +494,77 @@ func statEntry(line string) plan.Entry {
 // epoch, whether they came as stat's dates ("2026-01-02 15:04:05.123456789 +0000") or find's seconds
 // ("1767366245.1234567890"), so that a listing and a description of the same file agree. A line in
 // neither form is kept as it is.
-func canonicalKey(line string) string {
-	f := strings.Fields(line)
-	var times []string
-	switch len(f) {
+func canonicalKey(line []byte) string {
+	find, isFind := findFields(line)
+	fields := find[:]
+	if !isFind {
+		fields = bytes.Fields(line)
+	}
+	var times [2][]byte
+	switch len(fields) {
 	case 5:
-		times = f[3:]
+		times = [2][]byte{fields[3], fields[4]}
 	case 9:
-		times = []string{strings.Join(f[3:6], " "), strings.Join(f[6:], " ")}
+		times = [2][]byte{bytes.Join(fields[3:6], []byte(" ")), bytes.Join(fields[6:], []byte(" "))}
 	default:
-		return line
+		return string(line)
 	}
 	var ns [2]int64
 	for i, t := range times {
 		n, ok := nanos(t)
 		if !ok {
-			return line
+			return string(line)
 		}
 		ns[i] = n
 	}
-	return fmt.Sprintf("%s %s %s %d %d", f[0], f[1], f[2], ns[0], ns[1])
+	var buf [96]byte // holds the key of any find line, so that the key's string is its only allocation
+	key := append(buf[:0], fields[0]...)
+	for _, f := range fields[1:3] {
+		key = append(append(key, ' '), f...)
+	}
+	for _, n := range ns {
+		key = strconv.AppendInt(append(key, ' '), n, 10)
+	}
+	return string(key)
+}
+
+// findFields splits find's stat line, five fields with one space between each, without the allocation of
+// bytes.Fields; ok is false for any other line, which bytes.Fields splits instead.
+func findFields(line []byte) (fields [5][]byte, ok bool) {
+	n, start := 0, 0
+	for i, c := range line {
+		switch {
+		case c == ' ':
+			if i == start || n == len(fields)-1 {
+				return fields, false
+			}
+			fields[n] = line[start:i]
+			n, start = n+1, i+1
+		case c < ' ' || c >= utf8.RuneSelf:
+			return fields, false // maybe another of the spaces bytes.Fields splits at
+		}
+	}
+	if n != len(fields)-1 || start == len(line) {
+		return fields, false
+	}
+	fields[n] = line[start:]
+	return fields, true
 }
 
 // nanos parses a time of stat (%y) or find (%T@) into nanoseconds since the epoch.
-func nanos(t string) (int64, bool) {
-	if strings.Contains(t, "-") {
-		tm, err := time.Parse("2006-01-02 15:04:05.999999999 -0700", t)
+func nanos(t []byte) (int64, bool) {
+	if bytes.Contains(t, []byte("-")) {
+		tm, err := time.Parse("2006-01-02 15:04:05.999999999 -0700", string(t))
 		return tm.UnixNano(), err == nil
 	}
-	secText, frac, _ := strings.Cut(t, ".")
-	sec, err := strconv.ParseInt(secText, 10, 64)
+	secText, frac, _ := bytes.Cut(t, []byte("."))
+	sec, err := strconv.ParseInt(string(secText), 10, 64)
 	if err != nil {
 		return 0, false
 	}
-	frac = (frac + "000000000")[:9]
-	n, err := strconv.ParseInt(frac, 10, 64)
+	nsText := [9]byte{'0', '0', '0', '0', '0', '0', '0', '0', '0'}
+	copy(nsText[:], frac) // digits beyond the nanosecond are dropped
+	n, err := strconv.ParseInt(string(nsText[:]), 10, 64)
 	return sec*1e9 + n, err == nil
 }
 
@@ -518,14 +580,34 @@ type nulReader struct{ r *bufio.Reader }
 
 // field reads up to the next NUL; io.EOF means the output ended cleanly before it.
 func (n *nulReader) field() (string, error) {
-	s, err := n.r.ReadString(0)
+	b, err := n.fieldBytes()
+	return string(b), err
+}
+
+// fieldBytes is field without a copy: the bytes are valid until the next read.
+func (n *nulReader) fieldBytes() ([]byte, error) {
+	b, err := n.until(0)
 	if err != nil {
-		if err == io.EOF && s != "" {
-			return "", io.ErrUnexpectedEOF
+		if err == io.EOF && len(b) != 0 {
+			return nil, io.ErrUnexpectedEOF
 		}
-		return "", err
+		return nil, err
 	}
-	return s[:len(s)-1], nil
+	return b[:len(b)-1], nil
+}
+
+// until reads up to and including delim, in the reader's buffer when it fits there.
+func (n *nulReader) until(delim byte) ([]byte, error) {
+	b, err := n.r.ReadSlice(delim)
+	if err != bufio.ErrBufferFull {
+		return b, err
+	}
+	whole := bytes.Clone(b)
+	for err == bufio.ErrBufferFull {
+		b, err = n.r.ReadSlice(delim)
+		whole = append(whole, b...)
+	}
+	return whole, err
 }
 
 func (n *nulReader) number() (int, error) {
@@ -537,11 +619,17 @@ func (n *nulReader) number() (int, error) {
 }
 
 func (n *nulReader) line() (string, error) {
-	s, err := n.r.ReadString('\n')
+	b, err := n.lineBytes()
+	return string(b), err
+}
+
+// lineBytes is line without a copy: the bytes are valid until the next read.
+func (n *nulReader) lineBytes() ([]byte, error) {
+	b, err := n.until('\n')
 	if err != nil {
-		return "", unexpectedEOF(err)
+		return nil, unexpectedEOF(err)
 	}
-	return s[:len(s)-1], nil
+	return b[:len(b)-1], nil
 }
 
 // sha256sumLine reads sha256sum's line for the file it was given as name. GNU sha256sum escapes names
