@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -27,8 +28,16 @@ func Scan(root string, excluded Excluded) (Tree, error) {
 // ScanCached is Scan taking the hashes of unchanged files from cache (nil: none), and recording in it
 // those it read.
 func ScanCached(root string, excluded Excluded, cache *HashCache) (Tree, error) {
-	t := Tree{}
-	if err := scanInto(t, root, "", excluded, cache); err != nil {
+	expectedFiles := 0
+	if cache != nil {
+		expectedFiles = len(cache.known) // as many as last time
+	}
+	f, err := walk(root, "", excluded, expectedFiles)
+	if err != nil {
+		return nil, err
+	}
+	t := make(Tree, len(f.complete)+len(f.files))
+	if err := f.addTo(t, cache); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -94,13 +103,37 @@ func addWithAncestors(t Tree, root, rel string, excluded Excluded) error {
 		}
 		t[missing[i]] = Entry{Kind: Dir}
 	}
-	return scanInto(t, root, rel, excluded, nil)
+	return scanInto(t, root, rel, excluded)
 }
 
 // scanInto adds rel (the root itself when rel is "") and everything below it to t.
-func scanInto(t Tree, root, rel string, excluded Excluded, cache *HashCache) error {
+func scanInto(t Tree, root, rel string, excluded Excluded) error {
+	f, err := walk(root, rel, excluded, 0)
+	if err != nil {
+		return err
+	}
+	return f.addTo(t, nil)
+}
+
+// found is what a walk saw: directories and symlinks, complete, and regular files, still to be hashed.
+type found struct {
+	complete []pathEntry
+	files    []foundFile
+}
+
+// foundFile is a regular file, by the path the walk opened it with and by its path relative to the root.
+type foundFile struct{ path, rel string }
+
+type pathEntry struct {
+	rel   string
+	entry Entry
+}
+
+// walk lists rel (the root itself when rel is "") and everything below it; expectedFiles is a guess of how
+// many regular files it finds.
+func walk(root, rel string, excluded Excluded, expectedFiles int) (found, error) {
 	start := filepath.Join(root, filepath.FromSlash(rel))
-	var files []string
+	f := found{files: make([]foundFile, 0, expectedFiles)}
 	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if vanished(err) {
@@ -122,29 +155,34 @@ func scanInto(t Tree, root, rel string, excluded Excluded, cache *HashCache) err
 		}
 		switch {
 		case isDir:
-			t[r] = Entry{Kind: Dir}
+			f.complete = append(f.complete, pathEntry{r, Entry{Kind: Dir}})
 		case d.Type()&fs.ModeSymlink != 0:
 			target, err := os.Readlink(p)
 			if err != nil {
 				return err
 			}
-			t[r] = Entry{Kind: Symlink, Hash: target}
+			f.complete = append(f.complete, pathEntry{r, Entry{Kind: Symlink, Hash: target}})
 		case d.Type().IsRegular():
-			files = append(files, r)
+			f.files = append(f.files, foundFile{p, r})
 		}
 		// Sockets, devices and pipes are not synced.
 		return nil
 	})
+	return f, err
+}
+
+// addTo adds what was found to t, hashing the files unless cache knows them.
+func (f found) addTo(t Tree, cache *HashCache) error {
+	for _, c := range f.complete {
+		t[c.rel] = c.entry
+	}
+	entries, err := hashFiles(f.files, cache)
 	if err != nil {
 		return err
 	}
-	entries, err := hashFiles(root, files, cache)
-	if err != nil {
-		return err
-	}
-	for i, r := range files {
+	for i, file := range f.files {
 		if entries[i].Kind != 0 {
-			t[r] = entries[i]
+			t[file.rel] = entries[i]
 		}
 	}
 	return nil
@@ -152,58 +190,62 @@ func scanInto(t Tree, root, rel string, excluded Excluded, cache *HashCache) err
 
 // hashFiles reads and hashes files in parallel, unless cache knows them; an entry is left zero when its
 // file vanished meanwhile.
-func hashFiles(root string, files []string, cache *HashCache) ([]Entry, error) {
+func hashFiles(files []foundFile, cache *HashCache) ([]Entry, error) {
 	entries := make([]Entry, len(files))
-	errs := make([]error, len(files))
-	next := make(chan int)
+	var (
+		next    atomic.Int64 // the index of the next file to take
+		mu      sync.Mutex
+		failed  = len(files) // the index of the first file that could not be read
+		failure error
+	)
 	var wg sync.WaitGroup
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			h := newHasher()
-			for i := range next {
-				entries[i], errs[i] = h.entry(root, files[i], cache)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			var h hasher
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(files) {
+					return
+				}
+				var err error
+				entries[i], err = h.entry(files[i], cache)
+				if err != nil && !vanished(err) {
+					mu.Lock()
+					if i < failed {
+						failed, failure = i, err
+					}
+					mu.Unlock()
+				}
 			}
-		}()
+		})
 	}
-	for i := range files {
-		next <- i
-	}
-	close(next)
 	wg.Wait()
-	for i, err := range errs {
-		if err != nil && !vanished(err) {
-			return nil, fmt.Errorf("read %s: %w", files[i], err)
-		}
+	if failure != nil {
+		return nil, fmt.Errorf("read %s: %w", files[failed].rel, failure)
 	}
 	return entries, nil
 }
 
 // hasher hashes files one after another with the same buffer and digest: a tree has many small files,
-// and allocating for each costs more than hashing it.
+// and allocating for each costs more than hashing it. They are made for the first file read: with a
+// warm hash cache, a scan may read none.
 type hasher struct {
 	digest hash.Hash
 	buf    []byte
 	sum    []byte
 }
 
-func newHasher() *hasher {
-	return &hasher{digest: sha256.New(), buf: make([]byte, 64<<10), sum: make([]byte, 0, sha256.Size)}
-}
-
-// entry returns the entry of the file rel under root: from cache when it knows the file as it is,
-// else hashed (and then remembered in cache).
-func (h *hasher) entry(root, rel string, cache *HashCache) (Entry, error) {
-	p := filepath.Join(root, filepath.FromSlash(rel))
+// entry returns the entry of file: from cache when it knows the file as it is, else hashed (and then
+// remembered in cache).
+func (h *hasher) entry(file foundFile, cache *HashCache) (Entry, error) {
 	if cache != nil {
-		if info, err := os.Lstat(p); err == nil {
-			if e, ok := cache.lookup(rel, info); ok {
+		if key, ok := lstatKey(file.path); ok {
+			if e, ok := cache.lookup(file.rel, key); ok {
 				return e, nil
 			}
 		}
 	}
-	f, err := openFile(p)
+	f, err := openFile(file.path)
 	if err != nil {
 		return Entry{}, err
 	}
@@ -212,6 +254,9 @@ func (h *hasher) entry(root, rel string, cache *HashCache) (Entry, error) {
 	if err != nil {
 		return Entry{}, err
 	}
+	if h.digest == nil {
+		*h = hasher{digest: sha256.New(), buf: make([]byte, 64<<10), sum: make([]byte, 0, sha256.Size)}
+	}
 	h.digest.Reset()
 	n, err := io.CopyBuffer(h.digest, onlyReader{f}, h.buf)
 	if err != nil {
@@ -219,7 +264,7 @@ func (h *hasher) entry(root, rel string, cache *HashCache) (Entry, error) {
 	}
 	e := Entry{Kind: File, Exec: info.Mode()&0o100 != 0, Size: n, Hash: hex.EncodeToString(h.digest.Sum(h.sum[:0]))}
 	if cache != nil && n == info.Size() {
-		cache.remember(rel, info, e.Hash)
+		cache.remember(file.rel, info, e.Hash)
 	}
 	return e, nil
 }
