@@ -26,6 +26,15 @@ echo ` + probeDone
 // manifestHeader starts the manifest of a dest that exists; no output at all means it does not.
 const manifestHeader = "kindling-manifest"
 
+// staleStageCleanup removes the staging directories that an interrupted Apply left in the working
+// directory more than an hour ago. The glob finds out whether there is any without starting a process,
+// so find only runs when there is one: nearly never.
+const staleStageCleanup = `for s in ./.kindling-stage.*; do
+	[ -e "$s" ] && find . -maxdepth 1 -name '.kindling-stage.*' -mmin +60 -exec rm -rf {} + 2>/dev/null
+	break
+done
+`
+
 // listScript lists the tree under $1; no output at all means it does not exist. Its output, all
 // NUL-framed:
 //
@@ -39,8 +48,7 @@ const manifestHeader = "kindling-manifest"
 const listScript = `[ -e "$1" ] || [ -L "$1" ] || exit 0
 cd -- "$1" || exit 90
 [ -w . ] || exit 93
-find . -maxdepth 1 -name '.kindling-stage.*' -mmin +60 -exec rm -rf {} + 2>/dev/null
-printf '` + manifestHeader + `\0'
+` + staleStageCleanup + `printf '` + manifestHeader + `\0'
 for t in d l f; do
 	find . -path './.kindling-stage.*' -prune -o -type $t -print0
 	printf '\0'
@@ -56,8 +64,7 @@ done`
 const listStatScript = `[ -e "$1" ] || [ -L "$1" ] || exit 0
 cd -- "$1" || exit 90
 [ -w . ] || exit 93
-find . -maxdepth 1 -name '.kindling-stage.*' -mmin +60 -exec rm -rf {} + 2>/dev/null
-list() {
+` + staleStageCleanup + `list() {
 	printf '` + manifestHeader + `\0'
 	find . -path './.kindling-stage.*' -prune -o -printf '%y\0%p\0%s %m %i %T@ %C@\0%l\0'
 }
