@@ -66,7 +66,9 @@ func (s *Session) Close() error {
 }
 
 // sessionScript is the shell at the other end. Its first line says whether it can hand a command its
-// stdin (that takes dd). Then it reads one command per line:
+// stdin (that takes dd); the lines of probeScript follow, for the tools given as its arguments, so that a
+// Shell on a Session learns them with the greeting instead of a command of its own. Then it reads one
+// command per line:
 //
 //	TOKEN SIZE ARGV...
 //
@@ -82,6 +84,7 @@ command -v env >/dev/null 2>&1 && x=env
 feed=no
 command -v dd >/dev/null 2>&1 && feed=yes
 printf 'kindling-session %s\n' "$feed"
+` + probeScript + `
 while IFS= read -r line; do
 	eval "set -- $line"
 	t=$1 n=$2
@@ -117,11 +120,13 @@ type sessionConn struct {
 	cancel      context.CancelFunc
 	done        chan struct{} // closed when the shell's exec returned; err is set then
 	err         error
-	// greeted is closed once the shell's first line was read, or the stream ended first. up says the
+	// greeted is closed once the shell's greeting was read, or the stream ended first. up says the first
 	// line was the greeting, and canFeed what it said; badGreeting is set when it was something else.
+	// tools are the probe's answer that follows it, nil when it did not come whole.
 	greeted     chan struct{}
 	up, canFeed bool
 	badGreeting error
+	tools       map[string]bool
 }
 
 func (c *sessionConn) stop() {
@@ -225,7 +230,7 @@ func (s *Session) start() *sessionConn {
 	}
 	go func() {
 		stdin := &quietStdin{r: inR}
-		err := s.base.Exec(shellCtx, []string{"sh", "-c", sessionScript}, stdin, outW, errW)
+		err := s.base.Exec(shellCtx, append([]string{"sh", "-c", sessionScript, "kindling-session"}, probeTools...), stdin, outW, errW)
 		stdin.end()
 		c.err = err
 		close(c.done)
@@ -243,9 +248,39 @@ func (s *Session) start() *sessionConn {
 			c.stop()
 		default:
 			c.up, c.canFeed = true, strings.TrimSpace(strings.TrimPrefix(hello, sessionHello)) == "yes"
+			c.tools = readProbe(c.out.r)
 		}
 	}()
 	return c
+}
+
+// readProbe reads probeScript's lines up to its end marker; nil when the stream ends before it.
+func readProbe(r *bufio.Reader) map[string]bool {
+	tools := map[string]bool{}
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return nil
+		}
+		if line = strings.TrimSuffix(line, "\n"); line == probeDone {
+			return tools
+		}
+		tools[line] = true
+	}
+}
+
+// Tools returns which of probeTools the container has, as the shell said in its greeting, starting the
+// shell if none runs; false when the greeting did not come (then a command tells why).
+func (s *Session) Tools(ctx context.Context) (map[string]bool, bool) {
+	s.mu.Lock()
+	c := s.running()
+	s.mu.Unlock()
+	select {
+	case <-c.greeted:
+		return c.tools, c.tools != nil
+	case <-ctx.Done():
+		return nil, false
+	}
 }
 
 // errCannotFeed says that the shell cannot hand a command its stdin: the command needs an exec of its own.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -202,8 +203,8 @@ func TestSessionCloseEndsAnOpenThatHangs(t *testing.T) {
 type greetsLateExecer struct{ Execer }
 
 func (g greetsLateExecer) Exec(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	late := `IFS= read -r first; { printf '%s\n' "$first"; cat; } | sh -c "$1"`
-	return g.Execer.Exec(ctx, []string{"sh", "-c", late, "late", argv[len(argv)-1]}, stdin, stdout, stderr)
+	late := `IFS= read -r first; { printf '%s\n' "$first"; cat; } | sh -c "$@"`
+	return g.Execer.Exec(ctx, append([]string{"sh", "-c", late, "late"}, argv[2:]...), stdin, stdout, stderr)
 }
 
 func TestSessionSendsACommandWithoutStdinBeforeTheGreeting(t *testing.T) {
@@ -220,5 +221,37 @@ func TestSessionSendsACommandWithoutStdinBeforeTheGreeting(t *testing.T) {
 	out.Reset()
 	if err := s.Exec(ctx, []string{"cat"}, strings.NewReader("second"), &out, nil); err != nil || out.String() != "second" {
 		t.Fatalf("command with stdin: %q, %v", out.String(), err)
+	}
+}
+
+// opRecorder records the commands a Shell runs on a Session.
+type opRecorder struct {
+	*Session
+	ops []Op
+}
+
+func (r *opRecorder) Exec(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	r.ops = append(r.ops, OpOf(argv))
+	return r.Session.Exec(ctx, argv, stdin, stdout, stderr)
+}
+
+func TestSessionGreetingTellsTheToolsAProbeWould(t *testing.T) {
+	for _, c := range containers(t) {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			want, err := NewShell(&LocalExecer{Name: "pod/probe/app", Path: c.path}).probe(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, base := newTestSession(t, c.path)
+			on := &opRecorder{Session: s}
+			got, err := NewShell(on).probe(ctx)
+			if err != nil || !maps.Equal(got, want) {
+				t.Fatalf("tools from the greeting: %v, %v; a probe says %v", got, err, want)
+			}
+			if len(on.ops) != 0 || base.n.Load() != 1 {
+				t.Errorf("learning the tools ran %v on the session and %d execs, want nothing but the session's", on.ops, base.n.Load())
+			}
+		})
 	}
 }

@@ -106,6 +106,14 @@ func (s *Shell) probeOnce(ctx context.Context) (tools map[string]bool, fresh boo
 	if s.tools != nil {
 		return s.tools, false, nil
 	}
+	if session, ok := s.exec.(interface {
+		Tools(context.Context) (map[string]bool, bool)
+	}); ok {
+		if tools, ok := session.Tools(ctx); ok {
+			s.tools = tools
+			return tools, true, nil
+		}
+	}
 	var stdout, stderr bytes.Buffer
 	argv := append([]string{"sh", "-c", probeScript, "kindling"}, probeTools...)
 	err = s.exec.Exec(ctx, argv, nil, &stdout, &stderr)
