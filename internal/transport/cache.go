@@ -28,11 +28,7 @@ type cachedFile struct{ key, hash string }
 // hashCache is the cache file of one container and dest. Its records are NUL-terminated fields:
 // "w", path, key, hash (the file's hash) or "d", path, "", "" (path and everything under it are gone).
 // A Manifest rewrites the file; an Apply appends to it.
-type hashCache struct {
-	path string
-	// loaded is the number of files load found: a listing of the tree has about as many stat keys.
-	loaded int
-}
+type hashCache struct{ path string }
 
 // cache returns the cache of dest in this Shell's container, or nil when there is none.
 func (s *Shell) cache(dest string) *hashCache {
@@ -78,7 +74,6 @@ func (c *hashCache) load() map[string]cachedFile {
 			return nil
 		}
 	}
-	c.loaded = len(files)
 	return files
 }
 
@@ -136,6 +131,12 @@ func (c *hashCache) save(files map[string]cachedFile) {
 // the fingerprint unchanged in the container reads this copy instead of the whole listing again. An
 // Apply drops it before it changes the tree, and may keep a new one afterwards.
 func (c *hashCache) listingPath() string { return c.path + ".listing" }
+
+// hasListing reports whether a listing is kept.
+func (c *hashCache) hasListing() bool {
+	_, err := os.Stat(c.listingPath())
+	return err == nil
+}
 
 // listing returns the kept listing and its fingerprint, or "" and nil.
 func (c *hashCache) listing() (fingerprint string, raw []byte) {

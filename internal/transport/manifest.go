@@ -42,6 +42,14 @@ func (s *Shell) Manifest(ctx context.Context, dest string) (plan.Tree, error) {
 			known = cache.load()
 		}
 	}()
+	// A kept listing means that the container had GNU find and sha256sum when it was kept: the listing is
+	// asked for before the tools are known, so that on a Session it runs as soon as the shell is up, with
+	// no round trip in between. The tools confirm it, or it is asked for again.
+	var early *listing
+	if cache != nil && !s.probed() && cache.hasListing() {
+		early = &listing{}
+		early.tree, early.wanted, early.keys, early.err = s.list(ctx, dest, true, cache)
+	}
 	tools, err := s.probe(ctx)
 	<-loaded
 	if err != nil {
@@ -55,7 +63,14 @@ func (s *Shell) Manifest(ctx context.Context, dest string) (plan.Tree, error) {
 		cache, known = nil, nil
 	}
 	statted := tools[findPrintf]
-	tree, wanted, keys, err := s.list(ctx, dest, statted, cache)
+	var tree plan.Tree
+	var wanted []string
+	var keys map[string]string
+	if early != nil && early.err == nil && statted && hashed {
+		tree, wanted, keys = early.tree, early.wanted, early.keys
+	} else {
+		tree, wanted, keys, err = s.list(ctx, dest, statted, cache)
+	}
 	if errors.Is(err, errLocked) {
 		return nil, &NotWritableError{Dest: dest, Target: s.exec.Target(), Reason: "not writable"}
 	}
@@ -91,15 +106,19 @@ func (s *Shell) Manifest(ctx context.Context, dest string) (plan.Tree, error) {
 	return tree, nil
 }
 
+// listing is what list returns.
+type listing struct {
+	tree   plan.Tree
+	wanted []string
+	keys   map[string]string
+	err    error
+}
+
 // list runs the listing of dest: listScript, or with GNU find listStatScript, which with a cache sends
 // the fingerprint of the listing kept from before, is read from that copy when the container finds the
 // tree unchanged, and is kept for next time.
 func (s *Shell) list(ctx context.Context, dest string, statted bool, cache *hashCache) (tree plan.Tree, wanted []string, keys map[string]string, err error) {
-	expectedKeys := 0
-	if cache != nil {
-		expectedKeys = cache.loaded
-	}
-	keys = make(map[string]string, expectedKeys)
+	keys = map[string]string{}
 	if !statted {
 		err = s.query(ctx, dest, []string{"sh", "-c", listScript, "kindling", dest}, nil, func(stdout io.Reader) (err error) {
 			tree, wanted, err = s.readListing(stdout, false, keys, nil)
@@ -113,7 +132,7 @@ func (s *Shell) list(ctx context.Context, dest string, statted bool, cache *hash
 	var keptTree plan.Tree
 	var keptWanted []string
 	var keptErr error
-	keptKeys := make(map[string]string, expectedKeys)
+	keptKeys := map[string]string{}
 	if cache != nil {
 		fingerprint, kept := cache.listing()
 		argv = append(argv, fingerprint)

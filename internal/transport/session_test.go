@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/kindling-dev/kindling/internal/plan"
 )
 
 // execCounter is an Execer that counts the execs that reach the container.
@@ -253,5 +255,29 @@ func TestSessionGreetingTellsTheToolsAProbeWould(t *testing.T) {
 				t.Errorf("learning the tools ran %v on the session and %d execs, want nothing but the session's", on.ops, base.n.Load())
 			}
 		})
+	}
+}
+
+func TestManifestWithAKeptListingAsksForItBeforeTheShellGreets(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	dest, cacheDir := t.TempDir(), t.TempDir()
+	build(t, dest, map[string]node{"a.txt": file("a"), "sub/b.txt": file("b")})
+	// The same target name, so that the second Shell finds the first one's kept listing.
+	first := NewShell(&LocalExecer{Name: "pod/late/app"}, Cache(cacheDir))
+	want, err := first.Manifest(ctx, dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// This shell starts only once a command line has arrived: waiting for its greeting first would hang.
+	s := NewSession(greetsLateExecer{&LocalExecer{Name: "pod/late/app"}})
+	defer s.Close()
+	s.Open()
+	got, err := NewShell(s, Cache(cacheDir)).Manifest(ctx, dest)
+	if err != nil {
+		t.Fatalf("manifest through a shell that greets late: %v", err)
+	}
+	if d := plan.FirstDifference(want, got); d != "" {
+		t.Errorf("second manifest vs first: %s", d)
 	}
 }

@@ -99,6 +99,13 @@ func (s *Shell) probe(ctx context.Context) (map[string]bool, error) {
 	return tools, err
 }
 
+// probed reports whether the tools are known.
+func (s *Shell) probed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tools != nil
+}
+
 // probeOnce runs the probe unless an earlier call succeeded; fresh says it ran now.
 func (s *Shell) probeOnce(ctx context.Context) (tools map[string]bool, fresh bool, err error) {
 	s.mu.Lock()
