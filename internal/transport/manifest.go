@@ -32,7 +32,8 @@ import (
 // from the local tree and are sent again; without find, xargs or stat, the tree is reported empty (see
 // the warnings).
 func (s *Shell) Manifest(ctx context.Context, dest string) (plan.Tree, error) {
-	// The cache is read while the container is probed: reading 10,000 entries takes as long as the probe.
+	// The cache is read while the container's tools and listing are asked for: reading 10,000 entries takes
+	// about as long as the round trip.
 	cache := s.cache(dest)
 	var known map[string]cachedFile
 	loaded := make(chan struct{})
@@ -149,7 +150,6 @@ func (s *Shell) list(ctx context.Context, dest string, statted bool, cache *hash
 	unchanged := false
 	err = s.query(ctx, dest, argv, nil, func(stdout io.Reader) (err error) {
 		in := bufio.NewReaderSize(stdout, 64<<10)
-		in.Peek(1)
 		if head, _ := in.Peek(len(listingUnchanged) + 1); string(head) == listingUnchanged+"\x00" {
 			unchanged = true
 			return nil

@@ -39,9 +39,7 @@ type Session struct {
 const MaxSessionInput = 1 << 20
 
 // NewSession returns a Session whose shell runs through base.
-func NewSession(base Execer) *Session {
-	return &Session{base: base}
-}
+func NewSession(base Execer) *Session { return &Session{base: base} }
 
 // Open starts the shell now, so that the first command finds it starting or running: the exec's round
 // trip then overlaps whatever the caller does before that command. A start that fails is reported by the
