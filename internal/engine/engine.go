@@ -62,6 +62,8 @@ type Session struct {
 	containers map[string]*containerState
 	// savedAt is when the change being flushed was first seen, zero when the flush is not for a save.
 	savedAt time.Time
+	// warned holds the unreadable local paths already reported.
+	warned map[string]bool
 }
 
 type containerState struct {
@@ -117,11 +119,25 @@ func (s *Session) Watch(ctx context.Context, batches <-chan watch.Batch) error {
 	// that back to the system before idling, rather than whenever the runtime gets to it.
 	debug.FreeOSMemory()
 	var retry <-chan time.Time
+	reported := ""
 	schedule := func(err error) {
-		if err != nil && !isGone(err) {
-			fmt.Fprintf(s.cfg.Out, "kindling: %v (retrying)\n", err)
+		switch {
+		case err == nil:
+			reported = ""
+		case errors.Is(err, errLocalUnknown):
+			// The first scan or build failed (and said why): the next change tries again.
+		case !isGone(err):
+			// The same failure again and again is said once, not once a second.
+			if msg := err.Error(); msg != reported {
+				fmt.Fprintf(s.cfg.Out, "kindling: %v (retrying)\n", err)
+				reported = msg
+			}
 			retry = s.cfg.Clock.NewTimer(retryAfter).C()
 		}
+	}
+	if s.local == nil {
+		fmt.Fprintf(s.cfg.Out, "kindling: %v; nothing is synced until a change makes it pass\n", err)
+		err = errLocalUnknown
 	}
 	schedule(err)
 	fmt.Fprintln(s.cfg.Out, "kindling: watching for changes (Ctrl-C to stop)")
@@ -163,13 +179,44 @@ func (s *Session) Watch(ctx context.Context, batches <-chan watch.Batch) error {
 	}
 }
 
-// update refreshes the local tree; on error the previous tree stays.
+// update refreshes the local tree; on error the previous tree stays. It warns once about each path that
+// became unreadable.
 func (s *Session) update(ctx context.Context, changed []string) error {
 	tree, source, err := s.cfg.Local.Update(ctx, changed)
 	if tree != nil {
 		s.local, s.source = tree, source
+		s.warnUnreadable()
 	}
 	return err
+}
+
+// maxUnreadableWarnings bounds the lines one update prints about unreadable paths.
+const maxUnreadableWarnings = 5
+
+// warnUnreadable names the local paths that cannot be read (and are therefore left as they are in the
+// containers), each once until it becomes readable again.
+func (s *Session) warnUnreadable() {
+	current := s.local.Unreadable()
+	if len(current) == 0 && len(s.warned) == 0 {
+		return
+	}
+	warned := make(map[string]bool, len(current))
+	var fresh []plan.Item
+	for _, it := range current {
+		warned[it.Path] = true
+		if !s.warned[it.Path] {
+			fresh = append(fresh, it)
+		}
+	}
+	s.warned = warned
+	for i, it := range fresh {
+		if i == maxUnreadableWarnings {
+			fmt.Fprintf(s.cfg.Out, "kindling: warning: %d more local paths cannot be read and are skipped\n", len(fresh)-i)
+			break
+		}
+		fmt.Fprintf(s.cfg.Out, "kindling: warning: cannot read %s (%s): skipped, its copy in the containers is left as it is; fix its permissions to sync it\n",
+			it.Path, it.Hash)
+	}
 }
 
 // Fatal reports whether err is one no retry can fix: the user has to change something.
@@ -207,8 +254,15 @@ type outcome struct {
 	err     error
 }
 
+// errLocalUnknown stops a flush before the local side was ever read: diffing against nothing would
+// delete everything in the containers.
+var errLocalUnknown = errors.New("the local side has not been read yet")
+
 // flush brings every container up to date with s.local, in parallel, and prints one line.
 func (s *Session) flush(ctx context.Context, start time.Time, label string) error {
+	if s.local == nil {
+		return errLocalUnknown
+	}
 	states := make([]*containerState, 0, len(s.containers))
 	for _, c := range s.containers {
 		states = append(states, c)
@@ -257,7 +311,7 @@ func (s *Session) syncContainer(ctx context.Context, c *containerState, local pl
 		}
 		o.changed = !p.Empty()
 	}
-	c.remote = local
+	c.remote = plan.AfterApply(local, remote)
 	if s.cfg.Reloader != nil && (o.changed || !c.started) {
 		note, err := s.cfg.Reloader.Reload(ctx, c.Exec)
 		if err != nil {

@@ -33,12 +33,14 @@ func (p Plan) Bytes() int64 {
 	return n
 }
 
-// Diff computes the plan that turns remote into local.
+// Diff computes the plan that turns remote into local. It deletes a remote path only when local positively
+// lacks it: nothing at or under a local Unreadable path is deleted or written.
 func Diff(local, remote Tree) Plan {
 	var p Plan
 	deleted := map[string]bool{}
+	unknown := unreadableSet(local)
 	for _, r := range remote.Paths() {
-		if deletedAncestor(r, deleted) {
+		if deletedAncestor(r, deleted) || deletedAncestor(r, unknown) {
 			continue
 		}
 		l, ok := local[r]
@@ -58,6 +60,8 @@ func Diff(local, remote Tree) Plan {
 			continue
 		}
 		switch le.Kind {
+		case Unreadable:
+			// its remote copy, if any, is left alone (see above)
 		case Dir:
 			p.Mkdirs = append(p.Mkdirs, l)
 		case File:
@@ -68,6 +72,41 @@ func Diff(local, remote Tree) Plan {
 	}
 	sort.Strings(p.Mkdirs) // a parent sorts before its children
 	return p
+}
+
+// AfterApply is the tree a container holds once Diff(local, remote) has been applied to it: local, except
+// that at and under local's Unreadable paths it still holds what remote had there.
+func AfterApply(local, remote Tree) Tree {
+	unknown := unreadableSet(local)
+	if len(unknown) == 0 {
+		return local
+	}
+	t := make(Tree, len(local))
+	for p, e := range local {
+		if e.Kind != Unreadable {
+			t[p] = e
+		}
+	}
+	for p, e := range remote {
+		if deletedAncestor(p, unknown) {
+			t[p] = e
+		}
+	}
+	return t
+}
+
+// unreadableSet is the set of t's Unreadable paths, nil when there are none.
+func unreadableSet(t Tree) map[string]bool {
+	var set map[string]bool
+	for p, e := range t {
+		if e.Kind == Unreadable {
+			if set == nil {
+				set = map[string]bool{}
+			}
+			set[p] = true
+		}
+	}
+	return set
 }
 
 // deletedAncestor reports whether p or one of its ancestors is in deleted.

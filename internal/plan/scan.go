@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"hash"
 	"io"
 	"io/fs"
@@ -96,7 +95,8 @@ func addWithAncestors(t Tree, root, rel string, excluded Excluded) error {
 			return nil
 		}
 		if err != nil {
-			return err
+			t[missing[i]] = unreadable(err)
+			return nil
 		}
 		if !info.IsDir() {
 			return nil
@@ -130,19 +130,26 @@ type pathEntry struct {
 }
 
 // walk lists rel (the root itself when rel is "") and everything below it; expectedFiles is a guess of how
-// many regular files it finds.
+// many regular files it finds. A path below the root that cannot be read is found Unreadable; only the
+// root itself failing is an error.
 func walk(root, rel string, excluded Excluded, expectedFiles int) (found, error) {
 	start := filepath.Join(root, filepath.FromSlash(rel))
 	f := found{files: make([]foundFile, 0, expectedFiles)}
 	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if vanished(err) {
-				return nil // deleted while we walked: the watcher reports it again
-			}
-			return err
-		}
 		r, _ := filepath.Rel(root, p)
 		r = filepath.ToSlash(r)
+		if err != nil {
+			switch {
+			case vanished(err):
+				return nil // deleted while we walked: the watcher reports it again
+			case r == ".":
+				return err
+			}
+			// A directory that cannot be listed is reported a second time, after it was found: this
+			// later entry replaces it.
+			f.complete = append(f.complete, pathEntry{r, unreadable(err)})
+			return nil
+		}
 		if r == "." {
 			return nil
 		}
@@ -159,7 +166,8 @@ func walk(root, rel string, excluded Excluded, expectedFiles int) (found, error)
 		case d.Type()&fs.ModeSymlink != 0:
 			target, err := os.Readlink(p)
 			if err != nil {
-				return err
+				f.complete = append(f.complete, pathEntry{r, unreadable(err)})
+				return nil
 			}
 			f.complete = append(f.complete, pathEntry{r, Entry{Kind: Symlink, Hash: target}})
 		case d.Type().IsRegular():
@@ -176,10 +184,7 @@ func (f found) addTo(t Tree, cache *HashCache) error {
 	for _, c := range f.complete {
 		t[c.rel] = c.entry
 	}
-	entries, err := hashFiles(f.files, cache)
-	if err != nil {
-		return err
-	}
+	entries := hashFiles(f.files, cache)
 	for i, file := range f.files {
 		if entries[i].Kind != 0 {
 			t[file.rel] = entries[i]
@@ -189,15 +194,10 @@ func (f found) addTo(t Tree, cache *HashCache) error {
 }
 
 // hashFiles reads and hashes files in parallel, unless cache knows them; an entry is left zero when its
-// file vanished meanwhile.
-func hashFiles(files []foundFile, cache *HashCache) ([]Entry, error) {
+// file vanished meanwhile, and is Unreadable when it could not be read.
+func hashFiles(files []foundFile, cache *HashCache) []Entry {
 	entries := make([]Entry, len(files))
-	var (
-		next    atomic.Int64 // the index of the next file to take
-		mu      sync.Mutex
-		failed  = len(files) // the index of the first file that could not be read
-		failure error
-	)
+	var next atomic.Int64 // the index of the next file to take
 	var wg sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
 		wg.Go(func() {
@@ -207,23 +207,27 @@ func hashFiles(files []foundFile, cache *HashCache) ([]Entry, error) {
 				if i >= len(files) {
 					return
 				}
-				var err error
-				entries[i], err = h.entry(files[i], cache)
-				if err != nil && !vanished(err) {
-					mu.Lock()
-					if i < failed {
-						failed, failure = i, err
-					}
-					mu.Unlock()
+				e, err := h.entry(files[i], cache)
+				switch {
+				case err == nil:
+					entries[i] = e
+				case !vanished(err):
+					entries[i] = unreadable(err)
 				}
 			}
 		})
 	}
 	wg.Wait()
-	if failure != nil {
-		return nil, fmt.Errorf("read %s: %w", files[failed].rel, failure)
+	return entries
+}
+
+// unreadable is the entry of a path that could not be read for err.
+func unreadable(err error) Entry {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
 	}
-	return entries, nil
+	return Entry{Kind: Unreadable, Hash: err.Error()}
 }
 
 // hasher hashes files one after another with the same buffer and digest: a tree has many small files,

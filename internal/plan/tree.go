@@ -17,6 +17,10 @@ const (
 	File Kind = iota + 1
 	Dir
 	Symlink
+	// Unreadable is a local path that exists but could not be read (a file or directory the user has no
+	// permission for). Its content is unknown, so a sync neither writes it nor deletes anything at or
+	// under it in the container: what the container holds there stays as it is.
+	Unreadable
 )
 
 func (k Kind) String() string {
@@ -27,6 +31,8 @@ func (k Kind) String() string {
 		return "dir"
 	case Symlink:
 		return "symlink"
+	case Unreadable:
+		return "unreadable"
 	}
 	return "unknown"
 }
@@ -39,7 +45,8 @@ type Entry struct {
 	Exec bool
 	// Size is the size of a file in bytes.
 	Size int64
-	// Hash is the hex SHA-256 of a file's content, or the target of a symlink.
+	// Hash is the hex SHA-256 of a file's content, the target of a symlink, or why an Unreadable path
+	// could not be read.
 	Hash string
 }
 
@@ -77,6 +84,18 @@ func (t Tree) Paths() []string {
 	}
 	sort.Strings(ps)
 	return ps
+}
+
+// Unreadable returns the paths of t's Unreadable entries in lexical order, with why each could not be read.
+func (t Tree) Unreadable() []Item {
+	var items []Item
+	for p, e := range t {
+		if e.Kind == Unreadable {
+			items = append(items, Item{p, e})
+		}
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].Path < items[j].Path })
+	return items
 }
 
 // FirstDifference describes the first path (in lexical order) where a and b differ, or "" if they are

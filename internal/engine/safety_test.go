@@ -1,0 +1,146 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kindling-dev/kindling/internal/clock"
+	"github.com/kindling-dev/kindling/internal/plan"
+	"github.com/kindling-dev/kindling/internal/transport"
+	"github.com/kindling-dev/kindling/internal/watch"
+)
+
+// scriptedLocal returns the trees (or errors) it is given, one per Update.
+type scriptedLocal struct {
+	mu    sync.Mutex
+	steps []localStep
+}
+
+type localStep struct {
+	tree plan.Tree
+	err  error
+}
+
+func (l *scriptedLocal) Update(context.Context, []string) (plan.Tree, transport.Source, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	step := l.steps[0]
+	if len(l.steps) > 1 {
+		l.steps = l.steps[1:]
+	}
+	return step.tree, nil, step.err
+}
+
+// lockedBuffer is an io.Writer safe to read while a session writes to it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func file(content string) plan.Entry {
+	return plan.Entry{Kind: plan.File, Size: int64(len(content)), Hash: content}
+}
+
+// A first scan (or build) that fails leaves the local side unknown: neither the retry timer nor a pod
+// event may then flush, which would diff nothing against the container and delete all it holds.
+func TestWatchNeverSyncsBeforeTheLocalSideIsKnown(t *testing.T) {
+	held := plan.Tree{"app.py": file("v0"), "lib": {Kind: plan.Dir}, "lib/util.py": file("u0")}
+	c := &memContainer{name: "c", tree: held.Clone()}
+	targets := &fakeTargets{containers: []*memContainer{c}, changed: make(chan struct{})}
+	fake := clock.NewFake(time.Unix(0, 0))
+	local := &scriptedLocal{steps: []localStep{
+		{err: errors.New("read --src /src: permission denied")},
+		{tree: plan.Tree{"app.py": file("v1"), "lib": {Kind: plan.Dir}, "lib/util.py": file("u0")}},
+	}}
+	out := &lockedBuffer{}
+	s := New(Config{Local: local, Dest: "/app", Targets: targets, Out: out, Clock: fake, Reloader: countingReloader{},
+		NewTransport: func(e transport.Execer) transport.Transport { return memTransport{e.(*memContainer)} }})
+	batches := make(chan watch.Batch)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Watch(ctx, batches) }()
+
+	targets.set(c) // a pod event
+	for range 3 {
+		fake.Advance(retryAfter) // any retry timer
+	}
+	targets.set(c)
+	c.mu.Lock()
+	if d := plan.FirstDifference(c.tree, held); d != "" || c.applies != 0 {
+		t.Fatalf("with the local side unknown the container was changed (%d applies): %s", c.applies, d)
+	}
+	c.mu.Unlock()
+
+	batches <- watch.Batch{Paths: []string{"app.py"}} // the next change reads the local side again
+	batches <- watch.Batch{}                          // taken once the previous batch is handled
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if c.tree["app.py"] != file("v1") || c.tree["lib/util.py"] != file("u0") {
+		t.Errorf("after the local side was read, the container holds %v", c.tree)
+	}
+	if got := strings.Count(out.String(), "permission denied"); got != 1 {
+		t.Errorf("the failure was reported %d times, want once:\n%s", got, out)
+	}
+}
+
+// An unreadable local file is skipped with a warning that names it; its copy in the container stays,
+// the rest syncs, and when it becomes readable it is synced.
+func TestUnreadableLocalPathIsLeftAloneAndWarnedOnce(t *testing.T) {
+	denied := plan.Entry{Kind: plan.Unreadable, Hash: "permission denied"}
+	c := &memContainer{name: "c", tree: plan.Tree{"secret.txt": file("old"), "locked": {Kind: plan.Dir}, "locked/x": file("x"), "stale": file("s")}}
+	local := &scriptedLocal{steps: []localStep{
+		{tree: plan.Tree{"secret.txt": denied, "locked": denied, "app.py": file("v1")}},
+		{tree: plan.Tree{"secret.txt": denied, "locked": denied, "app.py": file("v2")}},
+		{tree: plan.Tree{"secret.txt": file("new"), "locked": denied, "app.py": file("v2")}},
+	}}
+	out := &lockedBuffer{}
+	s := New(Config{Local: local, Dest: "/app", Out: out, Clock: clock.NewFake(time.Unix(0, 0)),
+		Targets:      &fakeTargets{containers: []*memContainer{c}, changed: make(chan struct{})},
+		NewTransport: func(e transport.Execer) transport.Transport { return memTransport{e.(*memContainer)} }})
+	if err := s.Once(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := plan.Tree{"secret.txt": file("old"), "locked": {Kind: plan.Dir}, "locked/x": file("x"), "app.py": file("v1")}
+	if d := plan.FirstDifference(c.tree, want); d != "" {
+		t.Fatalf("first sync: %s", d)
+	}
+	for range 2 {
+		if err := s.update(context.Background(), []string{"app.py"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.flush(context.Background(), time.Time{}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want["app.py"], want["secret.txt"] = file("v2"), file("new")
+	if d := plan.FirstDifference(c.tree, want); d != "" {
+		t.Fatalf("after the file became readable: %s", d)
+	}
+	if c.manifests != 1 {
+		t.Errorf("%d manifests; the tree the container holds should stay known", c.manifests)
+	}
+	for _, name := range []string{"secret.txt", "locked"} {
+		if n := strings.Count(out.String(), "cannot read "+name+" (permission denied)"); n != 1 {
+			t.Errorf("%s warned %d times, want once:\n%s", name, n, out)
+		}
+	}
+}
