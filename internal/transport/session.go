@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -22,8 +21,9 @@ import (
 //
 // Only a command whose whole stdin is known up front and small (a *bytes.Reader, *bytes.Buffer or
 // *strings.Reader of at most MaxSessionInput bytes) runs on the session; a streamed stdin, which may
-// depend on the command's output, gets an exec of its own, as does everything when the container has no
-// dd to hand the input over. The shell starts with the first command and again after it ended (the pod
+// depend on the command's output, gets an exec of its own, as does every stdin when the container has no
+// dd that reads whole blocks to hand the input over, and one that contains the session's secret (see
+// sessionScript for the framing). The shell starts with the first command and again after it ended (the pod
 // restarted, the connection broke); the command that was running then fails and is not retried.
 // Commands run one at a time. A context that ends during a command takes the session down with it,
 // since one command cannot be stopped on its own.
@@ -34,8 +34,8 @@ type Session struct {
 	conn *sessionConn
 }
 
-// MaxSessionInput is the largest stdin a command sends through a Session; the shell reads it with one dd
-// block, which it holds in memory.
+// MaxSessionInput is the largest stdin a command sends through a Session: the whole of it is written out
+// before the command runs, and the command's output is not read meanwhile.
 const MaxSessionInput = 1 << 20
 
 // NewSession returns a Session whose shell runs through base.
@@ -63,48 +63,71 @@ func (s *Session) Close() error {
 	return nil
 }
 
-// sessionScript is the shell at the other end. Its first line says whether it can hand a command its
-// stdin (that takes dd); the lines of probeScript follow, for the tools given as its arguments, so that a
-// Shell on a Session learns them with the greeting instead of a command of its own. Then it reads one
-// command per line:
+// sessionScript is the shell at the other end. Its first argument is the session's secret (see
+// sessionConn), the others the tools for probeScript. Its first line says whether it can hand a command
+// its stdin (that takes a dd with a working iflag=fullblock); the lines of probeScript follow, so that a
+// Shell on a Session learns the tools with the greeting instead of a command of its own. Then it reads
+// one command per line:
 //
-//	TOKEN SIZE ARGV...
+//	SECRET TOKEN SIZE ARGV...
 //
-// as shell words (single-quoted, a newline inside a word written "$nl"), followed by SIZE bytes of the
-// command's stdin. When the command exits, the shell writes TOKEN to stdout and "TOKEN STATUS\n" to
-// stderr ("TOKEN 127 notfound\n" for a command that does not exist), so that each stream ends one
-// command's output with a marker that no output contains. Commands run through env where the container
-// has it, as an exec runs them: not as shell builtins or functions.
-const sessionScript = `nl='
+// as shell words (single-quoted, a newline inside a word written "$nl"), followed, when SIZE is not 0, by
+// SIZE bytes of the command's stdin and the line "SECRET". When the command exits, the shell writes TOKEN
+// to stdout and "TOKEN STATUS\n" to stderr ("TOKEN 127 notfound\n" for a command that does not exist), so
+// that each stream ends one command's output with a marker that no output contains. Commands run through
+// env where the container has it, as an exec runs them: not as shell builtins or functions.
+//
+// The framing rule: no byte of a command's stdin is ever read as a command. A line is only evaluated when
+// it starts with the secret, which no stdin sent on the session contains (Session.Exec gives such an input
+// an exec of its own), and the secret line after the stdin proves that the command was handed all of it
+// and no more. Any other line ends the shell at once, before eval: a dd that read short (one without
+// iflag=fullblock, as older BusyBox and toybox have, or one that ignores it) leaves the rest of a file in
+// the shell's stdin, and that rest must end the session, never run. The input goes through dd in blocks
+// of 64 KiB, so that no command makes the container hold its whole stdin in memory.
+const sessionScript = `k=$1
+shift
+nl='
 '
 x=
 command -v env >/dev/null 2>&1 && x=env
 feed=no
-command -v dd >/dev/null 2>&1 && feed=yes
+[ "$( { printf abc | dd bs=3 count=1 iflag=fullblock; } 2>/dev/null)" != abc ] || feed=yes
 printf 'kindling-session %s\n' "$feed"
 ` + probeScript + `
+feed() {
+	[ $(($1 / 65536)) -eq 0 ] || dd bs=65536 count=$(($1 / 65536)) iflag=fullblock 2>/dev/null
+	[ $(($1 % 65536)) -eq 0 ] || dd bs=$(($1 % 65536)) count=1 iflag=fullblock 2>/dev/null
+}
 while IFS= read -r line; do
-	eval "set -- $line"
+	case $line in
+	"$k "*) ;;
+	*) exit 97 ;;
+	esac
+	eval "set -- ${line#"$k "}"
 	t=$1 n=$2
 	shift 2
 	if ! command -v "$1" >/dev/null 2>&1; then
-		[ "$n" -eq 0 ] || dd bs="$n" count=1 iflag=fullblock >/dev/null 2>&1
-		printf '%s' "$t"
-		printf '%s 127 notfound\n' "$t" >&2
-		continue
-	fi
-	# sh is neither a builtin nor a function here: it needs no env (one process less for kindling's own
-	# scripts).
-	e=$x
-	[ "$1" != sh ] || e=
-	if [ "$n" -eq 0 ]; then
-		$e "$@" </dev/null
+		[ "$n" -eq 0 ] || feed "$n" >/dev/null
+		s='127 notfound'
 	else
-		dd bs="$n" count=1 iflag=fullblock 2>/dev/null | $e "$@"
+		# sh is neither a builtin nor a function here: it needs no env (one process less for kindling's
+		# own scripts).
+		e=$x
+		[ "$1" != sh ] || e=
+		if [ "$n" -eq 0 ]; then
+			$e "$@" </dev/null
+		else
+			# What the command leaves unread is drained, so that dd is never stopped half-way by a
+			# closed pipe: the secret line must come next.
+			feed "$n" | { $e "$@"; s=$?; { while IFS= read -r _; do :; done; } 2>/dev/null; exit $s; }
+		fi
+		s=$?
 	fi
-	s=$?
+	if [ "$n" -ne 0 ]; then
+		IFS= read -r line && [ "$line" = "$k" ] || exit 97
+	fi
 	printf '%s' "$t"
-	printf '%s %d\n' "$t" "$s" >&2
+	printf '%s %s\n' "$t" "$s" >&2
 done`
 
 const sessionHello = "kindling-session "
@@ -113,6 +136,9 @@ var errSessionEnded = errors.New("the shell session ended")
 
 // sessionConn is one running shell.
 type sessionConn struct {
+	// secret starts every command line; it reaches the shell in its argv, never on stdin, so no file
+	// sent as a command's stdin can hold a line the shell runs.
+	secret      string
 	stdin       *io.PipeWriter
 	out, errOut *markedReader
 	cancel      context.CancelFunc
@@ -160,6 +186,11 @@ func (s *Session) Exec(ctx context.Context, argv []string, stdin io.Reader, stdo
 	if len(argv) == 0 {
 		return errors.New("no command")
 	}
+	for _, a := range argv {
+		if strings.IndexByte(a, 0) >= 0 { // no exec can pass it, and a shell's read would drop it
+			return fmt.Errorf("argument %q of %s holds a NUL byte", a, argv[0])
+		}
+	}
 	input, ok := knownInput(stdin)
 	if !ok {
 		return s.base.Exec(ctx, argv, stdin, stdout, stderr)
@@ -171,7 +202,7 @@ func (s *Session) Exec(ctx context.Context, argv []string, stdin io.Reader, stdo
 	}
 	c := s.running()
 	code, notFound, err := c.run(ctx, argv, input, stdout, stderr)
-	if errors.Is(err, errCannotFeed) {
+	if errors.Is(err, errOwnExec) {
 		return s.base.Exec(ctx, argv, bytes.NewReader(input), stdout, stderr)
 	}
 	if err != nil {
@@ -223,12 +254,13 @@ func (s *Session) start() *sessionConn {
 	outR, outW := io.Pipe()
 	errR, errW := io.Pipe()
 	c := &sessionConn{
-		stdin: inW, cancel: cancel, done: make(chan struct{}), greeted: make(chan struct{}),
+		secret: rand.Text(),
+		stdin:  inW, cancel: cancel, done: make(chan struct{}), greeted: make(chan struct{}),
 		out: newMarkedReader(outR), errOut: newMarkedReader(errR),
 	}
 	go func() {
 		stdin := &quietStdin{r: inR}
-		err := s.base.Exec(shellCtx, append([]string{"sh", "-c", sessionScript, "kindling-session"}, probeTools...), stdin, outW, errW)
+		err := s.base.Exec(shellCtx, append([]string{"sh", "-c", sessionScript, "kindling-session", c.secret}, probeTools...), stdin, outW, errW)
 		stdin.end()
 		c.err = err
 		close(c.done)
@@ -281,19 +313,20 @@ func (s *Session) Tools(ctx context.Context) (map[string]bool, bool) {
 	}
 }
 
-// errCannotFeed says that the shell cannot hand a command its stdin: the command needs an exec of its own.
-var errCannotFeed = errors.New("the shell session has no dd")
+// errOwnExec says that the shell cannot take a command's stdin (it has no dd that reads whole blocks, or
+// the input holds the secret): the command needs an exec of its own.
+var errOwnExec = errors.New("the shell session cannot take this input")
 
 // run sends one command and copies its output until the markers. An error means the session is out of
 // step or gone.
 func (c *sessionConn) run(ctx context.Context, argv []string, input []byte, stdout, stderr io.Writer) (code int, notFound bool, err error) {
-	token, err := newToken()
-	if err != nil {
-		return 0, false, err
+	if len(input) > 0 && holdsSecret(input, c.secret) {
+		return 0, false, errOwnExec
 	}
+	token := newToken()
 	stopWatching := context.AfterFunc(ctx, c.stop)
 	defer stopWatching()
-	request := append([]byte(token+" "+strconv.Itoa(len(input))+" "+shellWords(argv)+"\n"), input...)
+	request := c.frame(token, argv, input)
 	// A command without stdin goes out before the shell has greeted: it runs as soon as the shell is
 	// up, so a new shell's first command costs no round trip of its own. One with stdin waits to learn
 	// whether the shell can take it.
@@ -308,7 +341,7 @@ func (c *sessionConn) run(ctx context.Context, argv []string, input []byte, stdo
 	}
 	if len(input) > 0 {
 		if !c.canFeed {
-			return 0, false, errCannotFeed
+			return 0, false, errOwnExec
 		}
 		if _, err := c.stdin.Write(request); err != nil {
 			return 0, false, err
@@ -326,13 +359,28 @@ type sessionExitError struct{ code int }
 func (e *sessionExitError) Error() string { return "exit status " + strconv.Itoa(e.code) }
 func (e *sessionExitError) ExitCode() int { return e.code }
 
-func newToken() (string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
+// frame is one command as sessionScript reads it.
+func (c *sessionConn) frame(token string, argv []string, input []byte) []byte {
+	line := c.secret + " " + token + " " + strconv.Itoa(len(input)) + " " + shellWords(argv) + "\n"
+	if len(input) == 0 {
+		return []byte(line)
 	}
-	return "kindling-" + hex.EncodeToString(b[:]), nil
+	request := make([]byte, 0, len(line)+len(input)+len(c.secret)+1)
+	request = append(append(append(request, line...), input...), c.secret...)
+	return append(request, '\n')
 }
+
+// holdsSecret reports whether input, read as lines by a shell, could show it the secret: a shell's read
+// drops NUL bytes (bash) or stops at them, so the secret is also looked for with them taken out.
+func holdsSecret(input []byte, secret string) bool {
+	if bytes.Contains(input, []byte(secret)) {
+		return true
+	}
+	return bytes.IndexByte(input, 0) >= 0 && bytes.Contains(bytes.ReplaceAll(input, []byte{0}, nil), []byte(secret))
+}
+
+// newToken is a command's output marker: 128 random bits.
+func newToken() string { return "kindling-" + rand.Text() }
 
 // shellWords quotes argv as shell words for sessionScript: single quotes, and "$nl" for newlines, since
 // the shell reads one line per command.
