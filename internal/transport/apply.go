@@ -181,6 +181,16 @@ func writeTar(w io.Writer, stage string, staged []stagedEntry, src Source, recor
 				return err
 			}
 		case plan.File:
+			if e.path == "" {
+				h.Typeflag, h.Size = tar.TypeReg, e.Size
+				if err := tw.WriteHeader(h); err != nil {
+					return err
+				}
+				if _, err := io.WriteString(tw, e.content); err != nil {
+					return err
+				}
+				continue
+			}
 			err := withFile(src, e, func(f io.Reader, modTime time.Time) error {
 				h.Typeflag, h.Size, h.ModTime = tar.TypeReg, e.Size, modTime.Truncate(time.Second)
 				if err := tw.WriteHeader(h); err != nil {
@@ -224,6 +234,12 @@ func (s *Shell) applyFill(ctx context.Context, dest, stage string, staged []stag
 			buf := make([]byte, 32<<10)
 			for _, e := range chunk {
 				if e.Kind != plan.File {
+					continue
+				}
+				if e.path == "" {
+					if _, err := io.WriteString(w, e.content); err != nil {
+						return err
+					}
 					continue
 				}
 				if err := withFile(src, e, func(f io.Reader, _ time.Time) error { return copyExactly(w, f, e, buf) }); err != nil {
@@ -470,10 +486,11 @@ type stagedEntry struct {
 	name string // inside the staging directory
 	path string // the plan path it becomes, "" for the staging directory's own entries
 	plan.Entry
+	content string // of a file of the staging directory's own
 }
 
 // layout arranges a plan's new entries in the staging directory. Entries go into numbered directories,
-// one per directory of dest that receives them, next to a symlink "k.to" to that directory. A new
+// one per directory of dest that receives them, next to a file "k.at" naming that directory. A new
 // directory (one not in dest yet) is staged whole under its nearest existing ancestor, so that a
 // single rename brings a whole new subtree into place.
 func layout(p plan.Plan) []stagedEntry {
@@ -495,13 +512,14 @@ func layout(p plan.Plan) []stagedEntry {
 		if !ok {
 			g = strconv.Itoa(len(groups))
 			groups[anchor] = g
-			target := ".."
+			at := "."
 			if anchor != "" {
-				target += "/" + anchor
+				at += "/" + anchor
 			}
+			at += "\n"
 			out = append(out,
 				stagedEntry{name: g, Entry: plan.Entry{Kind: plan.Dir}},
-				stagedEntry{name: g + ".to", Entry: plan.Entry{Kind: plan.Symlink, Hash: target}})
+				stagedEntry{name: g + ".at", Entry: plan.Entry{Kind: plan.File, Size: int64(len(at))}, content: at})
 		}
 		rel := path
 		if anchor != "" {
@@ -572,15 +590,40 @@ func validate(dest string, p plan.Plan) error {
 			return err
 		}
 	}
+	links := make(map[string]bool, len(p.Symlinks))
 	for _, items := range [][]plan.Item{p.Writes, p.Symlinks} {
 		for _, it := range items {
 			if err := check(it.Path); err != nil {
 				return err
 			}
-			if it.Kind == plan.Symlink && (it.Hash == "" || strings.IndexByte(it.Hash, 0) >= 0) {
-				return fmt.Errorf("invalid symlink target %q for %q in plan", it.Hash, it.Path)
+			if it.Kind == plan.Symlink {
+				if it.Hash == "" || strings.IndexByte(it.Hash, 0) >= 0 {
+					return fmt.Errorf("invalid symlink target %q for %q in plan", it.Hash, it.Path)
+				}
+				links[it.Path] = true
+			}
+		}
+	}
+	// Nothing may be staged beneath a symlink the same plan stages: extracting or moving it would go
+	// wherever the symlink points.
+	if len(links) > 0 {
+		for _, paths := range [][]string{p.Mkdirs, itemPaths(p.Writes), itemPaths(p.Symlinks)} {
+			for _, path := range paths {
+				for d := parentDir(path); d != ""; d = parentDir(d) {
+					if links[d] {
+						return fmt.Errorf("invalid plan: %q lies under the symlink %q", path, d)
+					}
+				}
 			}
 		}
 	}
 	return nil
+}
+
+func itemPaths(items []plan.Item) []string {
+	paths := make([]string, len(items))
+	for i, it := range items {
+		paths[i] = it.Path
+	}
+	return paths
 }

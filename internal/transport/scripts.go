@@ -137,18 +137,62 @@ trap 'exit 129' HUP INT TERM
 const removeStage = `trap 'rm -rf -- "$S"' EXIT
 `
 
+// notLinked DIR PATH fails, saying why, when DIR (a directory under dest starting with "./", or ".") or
+// a directory above it inside dest is a symbolic link: a delete or a rename through it could land
+// outside dest, wherever the app pointed it. It only runs builtins (lstat), no process. The check is of
+// the tree as it stands: an app that swaps a directory for a symlink between the check and the rename
+// is not stopped.
+const notLinked = `notLinked() {
+	r=$1
+	while [ "$r" != . ]; do
+		if [ -L "$r" ]; then
+			printf 'refusing to write or delete %s: %s is a symbolic link, which may lead out of the destination\n' "$2" "${r#./}" >&2
+			return 1
+		fi
+		r=${r%/*}
+	done
+}
+`
+
+// checkDeletes fails (exit 92) before anything is deleted when one of the paths given as arguments lies
+// under a symbolic link; each parent directory is checked once (the paths come sorted, siblings
+// together).
+const checkDeletes = notLinked + `ok=1 d=.
+for p; do
+	[ "${p%/*}" != "$d" ] || continue
+	d=${p%/*}
+	notLinked "$d" "${p#./}" || ok=
+done
+[ -n "$ok" ] || exit 92
+`
+
 // commitStage deletes the paths given as arguments (relative to dest, each starting with "./"), then
 // moves the staged entries into place. The staging directory holds, for each target directory k, a
-// directory k with the entries to move and a symlink k.to pointing at the target (relative to the
-// staging directory), so that one mv per target directory renames all of its entries, whatever their
-// names: new directories move as a whole, files replace their old version atomically.
-const commitStage = `[ $# -eq 0 ] || rm -rf -- "$@" || exit 92
-for g in "$S"/*.to; do
-	[ -L "$g" ] || continue
+// directory k with the entries to move and a file k.at naming the target ("./a/b", or "." for dest),
+// so that one mv per target directory renames all of its entries, whatever their names: new
+// directories move as a whole, files replace their old version atomically (a symlink in their place is
+// replaced, not followed). Nothing changes when a delete or a target directory lies under a symbolic
+// link. k.at is read with read, not a process: a name may hold newlines, so its lines are joined again.
+const commitStage = checkDeletes + `nl='
+'
+at() {
+	a= n=
+	while IFS= read -r l; do a=$a$n$l n=$nl; done <"$1"
+}
+for g in "$S"/*.at; do
+	[ -f "$g" ] || continue
+	at "$g"
+	notLinked "$a" "${a#./}/" || ok=
+done
+[ -n "$ok" ] || exit 92
+[ $# -eq 0 ] || rm -rf -- "$@" || exit 92
+for g in "$S"/*.at; do
+	[ -f "$g" ] || continue
+	at "$g"
 	for p in '*' '.[!.]*' '..?*'; do
-		set -- "${g%.to}"/$p
+		set -- "${g%.at}"/$p
 		[ -e "$1" ] || [ -L "$1" ] || continue
-		mv -f -- "$@" "$g/" || exit 92
+		mv -f -- "$@" "$a/" || exit 92
 	done
 done
 `
@@ -208,4 +252,4 @@ const commitScript = stagePrelude + removeStage + commitStage
 // call when there are too many deletions to pass in one command line.
 const deleteScript = `cd -- "$1" 2>/dev/null || exit 0
 shift
-rm -rf -- "$@" || exit 92`
+` + checkDeletes + `rm -rf -- "$@" || exit 92`

@@ -154,14 +154,17 @@ func TestLayout(t *testing.T) {
 		if e.Kind == plan.Symlink {
 			s += " -> " + e.Hash
 		}
+		if e.content != "" {
+			s += fmt.Sprintf(" %q", e.content)
+		}
 		if e.path != "" {
 			s += " = " + e.path
 		}
 		got = append(got, s)
 	}
 	want := []string{
-		"dir 0", "symlink 0.to -> ..", // dest itself receives "new" (whole) and "top"
-		"dir 1", "symlink 1.to -> ../old", // old receives "new2" (whole), "l" and "x"
+		"dir 0", `file 0.at ".\n"`, // dest itself receives "new" (whole) and "top"
+		"dir 1", `file 1.at "./old\n"`, // old receives "new2" (whole), "l" and "x"
 		"dir 0/new = new", "dir 0/new/sub = new/sub", "dir 1/new2 = old/new2",
 		"symlink 1/l -> x = old/l",
 		"file 0/top = top", "file 1/x = old/x", "file 0/new/sub/y = new/sub/y", "file 1/new2/z = old/new2/z",
@@ -226,6 +229,25 @@ func TestValidate(t *testing.T) {
 		{"/app", plan.Plan{Writes: []plan.Item{{Path: "a//b", Entry: file}}}, false},
 		{"/app", plan.Plan{Writes: []plan.Item{{Path: "a/./b", Entry: file}}}, false},
 		{"/app", plan.Plan{Symlinks: []plan.Item{{Path: "l", Entry: plan.Entry{Kind: plan.Symlink}}}}, false},
+		// Names that would take a tar entry or a rename out of the staging directory or dest.
+		{"/app", plan.Plan{Writes: []plan.Item{{Path: "a/../../x", Entry: file}}}, false},
+		{"/app", plan.Plan{Writes: []plan.Item{{Path: "/etc/passwd", Entry: file}}}, false},
+		{"/app", plan.Plan{Writes: []plan.Item{{Path: "..", Entry: file}}}, false},
+		{"/app", plan.Plan{Writes: []plan.Item{{Path: "a/", Entry: file}}}, false},
+		{"/app", plan.Plan{Deletes: []string{"."}}, false},
+		{"/app", plan.Plan{Writes: []plan.Item{{Path: "a\x00b", Entry: file}}}, false},
+		{"/app", plan.Plan{
+			Symlinks: []plan.Item{{Path: "l", Entry: plan.Entry{Kind: plan.Symlink, Hash: "/etc"}}},
+			Writes:   []plan.Item{{Path: "l/passwd", Entry: file}},
+		}, false},
+		{"/app", plan.Plan{
+			Symlinks: []plan.Item{{Path: "a/l", Entry: plan.Entry{Kind: plan.Symlink, Hash: ".."}}},
+			Mkdirs:   []string{"a/l/b"},
+		}, false},
+		{"/app", plan.Plan{
+			Symlinks: []plan.Item{{Path: "l", Entry: plan.Entry{Kind: plan.Symlink, Hash: "/etc"}}},
+			Writes:   []plan.Item{{Path: "l2/passwd", Entry: file}, {Path: "lx", Entry: file}},
+		}, true},
 	}
 	for _, tt := range tests {
 		if err := validate(tt.dest, tt.p); (err == nil) != tt.ok {
