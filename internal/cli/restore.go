@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -10,6 +11,7 @@ import (
 
 func newRestoreCommand() *cobra.Command {
 	var c connection
+	var force bool
 	cmd := &cobra.Command{
 		Use:   "restore -d DEPLOYMENT",
 		Short: "Undo what kindling changed in a Deployment (after --keep, or a kindling that was killed)",
@@ -26,9 +28,16 @@ func newRestoreCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			restored, err := restart.RestoreDeployment(cmd.Context(), client.Clientset, d.Namespace, d.Name)
+			// Undoing a --keep is what restore is for; a live session's Deployment it leaves to that
+			// session unless the user says it is gone.
+			holder := restart.HolderOf(d, time.Now())
+			restored, err := restart.RestoreDeploymentAs(cmd.Context(), client.Clientset, d.Namespace, d.Name,
+				restart.RestoreOptions{Kept: true, Force: force})
 			if err != nil {
 				return err
+			}
+			if force && holder.Live() {
+				fmt.Fprintf(cmd.OutOrStdout(), "kindling: removed the hold of %s (--force); if it still runs, it stops\n", holder)
 			}
 			if restored {
 				fmt.Fprintf(cmd.OutOrStdout(), "kindling: restored deployment/%s to its original pod template\n", d.Name)
@@ -39,5 +48,6 @@ func newRestoreCommand() *cobra.Command {
 		},
 	}
 	c.register(cmd.Flags(), "Deployment to restore (required)")
+	cmd.Flags().BoolVar(&force, "force", false, "Restore even a Deployment that a running kindling holds (when that kindling is gone but its heartbeat is recent)")
 	return cmd
 }

@@ -3,6 +3,7 @@ package restart
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 
+	"github.com/kindling-dev/kindling/internal/clock"
 	"github.com/kindling-dev/kindling/internal/runtime"
 )
 
@@ -215,7 +217,8 @@ type WrapOptions struct {
 	// ProcArgv is the app's argv from the process table, needed when the container sets no command.
 	ProcArgv []string
 	Hold     time.Duration
-	// Session names this kindling run (e.g. host and PID); it is recorded on the Deployment.
+	// Session names this kindling run, as the identity it holds the Deployment under (see Acquire); it
+	// is recorded on the Deployment, and a Deployment that another live kindling holds is not wrapped.
 	Session string
 }
 
@@ -233,6 +236,10 @@ func WrapDeployment(ctx context.Context, client kubernetes.Interface, namespace,
 		d, err := client.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return err
+		}
+		// Only the holder changes a Deployment a live kindling holds (see Acquire).
+		if h := HolderOf(d, time.Now()); h.Live() && h.Identity != opts.Session {
+			return &HeldError{Namespace: namespace, Deployment: name, Holder: h}
 		}
 		before := d.DeepCopy()
 		original, wrappedContainer, err := recordedOriginal(d)
@@ -263,40 +270,93 @@ func WrapDeployment(ctx context.Context, client kubernetes.Interface, namespace,
 		stored, err = client.AppsV1().Deployments(namespace).Update(ctx, d, metav1.UpdateOptions{})
 		return err
 	})
+	var held *HeldError
+	if errors.As(err, &held) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("wrap deployment %s/%s: %w", namespace, name, err)
 	}
 	return stored, nil
 }
 
-// RestoreDeployment undoes WrapDeployment from the annotations alone: it unwraps the container (see
-// Unwrap) and removes the annotations. It is also the repair for a Deployment a killed kindling left
-// wrapped. It reports whether the Deployment was wrapped; calling it again does nothing.
+// RestoreOptions say on whose behalf RestoreDeploymentAs undoes a wrap (see mayUndo).
+type RestoreOptions struct {
+	// Identity is the caller's hold identity (see Acquire); "" for a caller that holds nothing, such
+	// as the repair before a sync without --restart.
+	Identity string
+	// Kept also undoes a Deployment that a kindling left wrapped on purpose with --keep, as kindling
+	// restore does (a repair leaves it).
+	Kept bool
+	// Force undoes the wrap whoever holds the Deployment: the user says its holder is gone.
+	Force bool
+	// Clock judges the holder's heartbeat; nil is the wall clock.
+	Clock clock.Clock
+}
+
+// RestoreDeployment is RestoreDeploymentAs for a caller that holds nothing: the repair of a Deployment
+// that a killed kindling left wrapped.
 func RestoreDeployment(ctx context.Context, client kubernetes.Interface, namespace, name string) (bool, error) {
+	return RestoreDeploymentAs(ctx, client, namespace, name, RestoreOptions{})
+}
+
+// RestoreDeploymentAs undoes WrapDeployment from the annotations alone: it unwraps the container (see
+// Unwrap) and removes the annotations, the hold's included, so that a restore after a killed session
+// leaves no trace. When the rule of mayUndo does not let the caller undo it, it changes nothing and
+// returns a *HeldError. It reports whether the Deployment was wrapped; calling it again does nothing.
+func RestoreDeploymentAs(ctx context.Context, client kubernetes.Interface, namespace, name string, opts RestoreOptions) (bool, error) {
+	now := time.Now
+	if opts.Clock != nil {
+		now = opts.Clock.Now
+	}
 	restored := false
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		d, err := client.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return err
 		}
-		original, container, err := recordedOriginal(d)
-		if err != nil || original == nil {
+		if err := mayUndo(d, opts, now()); err != nil {
 			return err
 		}
-		Unwrap(&d.Spec.Template, container, original)
-		for _, k := range []string{AnnotationOriginal, AnnotationContainer, AnnotationSession} {
-			delete(d.Annotations, k)
+		original, container, err := recordedOriginal(d)
+		if err != nil {
+			return err
+		}
+		if original != nil {
+			Unwrap(&d.Spec.Template, container, original)
+			for _, k := range []string{AnnotationOriginal, AnnotationContainer, AnnotationSession} {
+				delete(d.Annotations, k)
+			}
+		}
+		if !removeHold(d) && original == nil {
+			return nil
 		}
 		if _, err := client.AppsV1().Deployments(namespace).Update(ctx, d, metav1.UpdateOptions{}); err != nil {
 			return err
 		}
-		restored = true
+		restored = original != nil
 		return nil
 	})
+	var held *HeldError
+	if errors.As(err, &held) {
+		return false, err
+	}
 	if err != nil {
 		return false, fmt.Errorf("restore deployment %s/%s: %w", namespace, name, err)
 	}
 	return restored, nil
+}
+
+// mayUndo is the rule for who may unwrap a Deployment and remove its hold: its holder; anyone when no
+// live kindling holds it (none does, or the holder's heartbeat is older than StaleAfter: it died); a
+// Deployment kept with --keep only kindling restore (opts.Kept); and anyone with opts.Force. It returns
+// a *HeldError naming the holder otherwise.
+func mayUndo(d *appsv1.Deployment, opts RestoreOptions, now time.Time) error {
+	h := HolderOf(d, now)
+	if opts.Force || h.Identity == "" || h.Identity == opts.Identity || (h.Kept && opts.Kept) || (!h.Kept && !h.Live()) {
+		return nil
+	}
+	return &HeldError{Namespace: d.Namespace, Deployment: d.Name, Holder: h}
 }
 
 // WrappedSession tells whether d is wrapped and by which session, e.g. to say that a Deployment left

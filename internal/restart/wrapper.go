@@ -85,7 +85,9 @@ func (w *Wrapper) Reload(ctx context.Context, c transport.Execer) (Result, error
 		strings.TrimSpace(stderr.String()+" "+stdout.String()))
 }
 
+// Restore unwraps the Deployment on behalf of the session that holds it (Options.Session), and ends its
+// hold with the same update; a Deployment another live kindling holds now is left alone (*HeldError).
 func (w *Wrapper) Restore(ctx context.Context) error {
-	_, err := RestoreDeployment(ctx, w.Client, w.Namespace, w.Deployment)
+	_, err := RestoreDeploymentAs(ctx, w.Client, w.Namespace, w.Deployment, RestoreOptions{Identity: w.Options.Session})
 	return err
 }

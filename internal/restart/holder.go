@@ -1,0 +1,267 @@
+package restart
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
+
+	"github.com/kindling-dev/kindling/internal/clock"
+)
+
+// A kindling session holds the Deployment it works on, so that no other kindling undoes its changes:
+// two annotations on the Deployment name the holder and the time of its last heartbeat. Every change to
+// them is a read and an update of the Deployment at the resourceVersion read, so two sessions racing
+// for a free Deployment cannot both win: the API server turns down the later update with a conflict,
+// and the loser, reading again, finds the winner.
+const (
+	// AnnotationHolder, on the Deployment, is the identity of the kindling that holds it (see
+	// NewIdentity).
+	AnnotationHolder = "kindling.dev/holder"
+	// AnnotationHeartbeat, on the Deployment, is the holder's last heartbeat (RFC 3339), or "kept" when
+	// a kindling that exited with --keep left the Deployment wrapped on purpose.
+	AnnotationHeartbeat = "kindling.dev/heartbeat"
+
+	keptHeartbeat = "kept"
+)
+
+const (
+	// HeartbeatInterval is how often a holder renews its heartbeat: one small update of the Deployment
+	// per session every 10 s is nothing to an API server, and a dead holder is noticed within a minute.
+	HeartbeatInterval = 10 * time.Second
+	// StaleAfter is the age from which a heartbeat is a dead kindling's. Three missed renewals (a slow
+	// API server, a short network outage) are 30 s; the other 15 s absorb clocks that disagree, since
+	// the heartbeat is written with the holder's clock and judged with another machine's.
+	StaleAfter = 45 * time.Second
+)
+
+// NewIdentity names this kindling process as a holder: its host and PID, which the user recognises,
+// and a random suffix, because PIDs repeat across machines, containers and restarts and two processes
+// must never take each other for the holder.
+func NewIdentity() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown-host"
+	}
+	var id [4]byte
+	rand.Read(id[:]) // never fails (see crypto/rand.Read)
+	return fmt.Sprintf("%s pid %d #%x", host, os.Getpid(), id)
+}
+
+// Holder is the kindling that holds a Deployment, as the Deployment's annotations say.
+type Holder struct {
+	// Identity is the holder's (see NewIdentity); "" when no kindling holds the Deployment.
+	Identity string
+	// Age is the time since the holder's last heartbeat; a heartbeat that is missing or unreadable is
+	// as old as can be.
+	Age time.Duration
+	// Kept is a Deployment left wrapped on purpose by a kindling that exited with --keep: no process
+	// renews it, and only kindling restore undoes it.
+	Kept bool
+}
+
+// HolderOf reads who holds d at the time now.
+func HolderOf(d *appsv1.Deployment, now time.Time) Holder {
+	id, ok := d.Annotations[AnnotationHolder]
+	if !ok {
+		return Holder{}
+	}
+	beat := d.Annotations[AnnotationHeartbeat]
+	if beat == keptHeartbeat {
+		return Holder{Identity: id, Kept: true}
+	}
+	at, err := time.Parse(time.RFC3339, beat)
+	if err != nil {
+		return Holder{Identity: id, Age: time.Duration(1<<63 - 1)}
+	}
+	// A heartbeat from the future is a holder whose clock is ahead of ours: alive.
+	return Holder{Identity: id, Age: max(now.Sub(at), 0)}
+}
+
+// Live tells whether a running kindling holds the Deployment.
+func (h Holder) Live() bool { return h.Identity != "" && !h.Kept && h.Age < StaleAfter }
+
+// String is the holder for the user, e.g. "laptop pid 4242", without the random suffix that only
+// tells processes apart.
+func (h Holder) String() string {
+	if i := strings.LastIndex(h.Identity, " #"); i >= 0 {
+		return h.Identity[:i]
+	}
+	return h.Identity
+}
+
+// HeldError is a Deployment that another kindling holds, live or kept; nothing was changed.
+type HeldError struct {
+	Namespace, Deployment string
+	Holder                Holder
+}
+
+func (e *HeldError) Error() string {
+	if e.Holder.Kept {
+		return fmt.Sprintf("deployment/%s keeps the restart supervisor (left by %s with --keep); run kindling restore -d %s -n %s to undo it",
+			e.Deployment, e.Holder, e.Deployment, e.Namespace)
+	}
+	wait := (StaleAfter - e.Holder.Age).Round(time.Second)
+	return fmt.Sprintf("deployment/%s is held by another kindling (%s, alive %s ago); stop that one first, or if it is gone wait %s or run kindling restore -d %s -n %s --force",
+		e.Deployment, e.Holder, e.Holder.Age.Round(time.Second), wait, e.Deployment, e.Namespace)
+}
+
+// LostError is a session that no longer holds its Deployment: another kindling took it over after the
+// session's heartbeat went stale, kindling restore --force removed the hold, or the Deployment was
+// deleted. The session must stop.
+type LostError struct {
+	Namespace, Deployment string
+	// Holder is who holds the Deployment now (Identity "" for nobody).
+	Holder Holder
+	// Deleted is a Deployment that no longer exists.
+	Deleted bool
+}
+
+func (e *LostError) Error() string {
+	switch {
+	case e.Deleted:
+		return fmt.Sprintf("deployment/%s was deleted", e.Deployment)
+	case e.Holder.Identity == "":
+		return fmt.Sprintf("deployment/%s is no longer held by this kindling (kindling restore --force removed the hold)", e.Deployment)
+	}
+	return fmt.Sprintf("deployment/%s is no longer held by this kindling: %s took it over after this one's heartbeat went stale", e.Deployment, e.Holder)
+}
+
+// Hold is a session's hold on a Deployment.
+type Hold struct {
+	// Identity is the session's, as written on the Deployment.
+	Identity string
+	// Previous is the hold Acquire replaced: a dead kindling's or a kept one (Identity "" when the
+	// Deployment was free, this session's own when it held it already).
+	Previous Holder
+
+	client          kubernetes.Interface
+	namespace, name string
+	clock           clock.Clock
+}
+
+// Acquire makes the session named identity the holder of the Deployment and writes its first
+// heartbeat. It succeeds when no kindling holds the Deployment, when the holder is dead (its heartbeat
+// is older than StaleAfter), when it was kept with --keep (the new session takes the wrap over), or
+// when identity holds it already; otherwise it changes nothing and returns a *HeldError.
+func Acquire(ctx context.Context, client kubernetes.Interface, namespace, name, identity string, clk clock.Clock) (*Hold, error) {
+	h := &Hold{Identity: identity, client: client, namespace: namespace, name: name, clock: clk}
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		d, err := client.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		now := clk.Now()
+		current := HolderOf(d, now)
+		if current.Live() && current.Identity != identity {
+			return &HeldError{Namespace: namespace, Deployment: name, Holder: current}
+		}
+		h.Previous = current
+		if d.Annotations == nil {
+			d.Annotations = map[string]string{}
+		}
+		d.Annotations[AnnotationHolder] = identity
+		d.Annotations[AnnotationHeartbeat] = now.UTC().Format(time.RFC3339)
+		// d carries the resourceVersion it was read at: a hold written meanwhile makes this a conflict.
+		_, err = client.AppsV1().Deployments(namespace).Update(ctx, d, metav1.UpdateOptions{})
+		return err
+	})
+	var held *HeldError
+	if errors.As(err, &held) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("hold deployment %s/%s: %w", namespace, name, err)
+	}
+	return h, nil
+}
+
+// Run renews the heartbeat every HeartbeatInterval until ctx ends (it then returns nil) or the hold is
+// lost (it returns a *LostError, and the session must stop). A renewal that fails otherwise, e.g. with
+// the API server out of reach, is tried again at the next interval: should the outage outlast
+// StaleAfter, another kindling may take the Deployment over, which the next renewal finds out.
+//
+// Stop Run (end ctx and wait for it to return) before RestoreDeploymentAs, Release or Keep end the
+// hold it renews, or it reports the hold lost.
+func (h *Hold) Run(ctx context.Context) error {
+	for {
+		t := h.clock.NewTimer(HeartbeatInterval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C():
+		}
+		err := h.ifHeld(ctx, func(d *appsv1.Deployment) {
+			d.Annotations[AnnotationHeartbeat] = h.clock.Now().UTC().Format(time.RFC3339)
+		})
+		if ctx.Err() != nil {
+			return nil
+		}
+		var lost *LostError
+		if errors.As(err, &lost) {
+			return err
+		}
+	}
+}
+
+// Release ends the hold: it removes both annotations if this session still holds the Deployment, and
+// changes nothing otherwise (the Deployment is another kindling's, already restored, or gone).
+func (h *Hold) Release(ctx context.Context) error {
+	return h.end(ctx, func(d *appsv1.Deployment) { removeHold(d) })
+}
+
+// Keep ends the hold but marks the Deployment as kept (--keep leaves it wrapped on purpose): a repair
+// leaves it alone, kindling restore undoes it, a new session takes it over.
+func (h *Hold) Keep(ctx context.Context) error {
+	return h.end(ctx, func(d *appsv1.Deployment) { d.Annotations[AnnotationHeartbeat] = keptHeartbeat })
+}
+
+func (h *Hold) end(ctx context.Context, change func(*appsv1.Deployment)) error {
+	err := h.ifHeld(ctx, change)
+	var lost *LostError
+	if errors.As(err, &lost) {
+		return nil
+	}
+	return err
+}
+
+// ifHeld changes the Deployment with change if this session holds it, and returns a *LostError if it
+// does not.
+func (h *Hold) ifHeld(ctx context.Context, change func(*appsv1.Deployment)) error {
+	deployments := h.client.AppsV1().Deployments(h.namespace)
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		d, err := deployments.Get(ctx, h.name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if d.Annotations[AnnotationHolder] != h.Identity {
+			return &LostError{Namespace: h.namespace, Deployment: h.name, Holder: HolderOf(d, h.clock.Now())}
+		}
+		change(d)
+		_, err = deployments.Update(ctx, d, metav1.UpdateOptions{})
+		return err
+	})
+	if apierrors.IsNotFound(err) {
+		return &LostError{Namespace: h.namespace, Deployment: h.name, Deleted: true}
+	}
+	return err
+}
+
+// removeHold removes the hold annotations from d and reports whether there were any.
+func removeHold(d *appsv1.Deployment) bool {
+	_, held := d.Annotations[AnnotationHolder]
+	_, beat := d.Annotations[AnnotationHeartbeat]
+	delete(d.Annotations, AnnotationHolder)
+	delete(d.Annotations, AnnotationHeartbeat)
+	return held || beat
+}
