@@ -22,8 +22,20 @@ var Version = "dev"
 func Execute() int {
 	// client-go logs stream hiccups through klog; kindling reports what matters in its own words.
 	klog.SetLogger(logr.Discard())
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	// SIGHUP is what a closed terminal sends: it stops the session cleanly like Ctrl-C does.
+	caught := make(chan os.Signal, 4)
+	signal.Notify(caught, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(caught)
+	signals := make(chan struct{}, 4)
+	go func() {
+		for range caught {
+			signals <- struct{}{}
+		}
+	}()
+	guard := &exitGuard{}
+	ctx, cancel := context.WithCancel(withGuard(context.Background(), guard))
+	defer cancel()
+	go onSignals(signals, cancel, guard, os.Stderr, os.Exit)
 	root := newRoot()
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "kindling: "+err.Error())

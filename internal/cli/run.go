@@ -26,7 +26,7 @@ import (
 // firstPodTimeout bounds how long --once waits for a pod that is still starting.
 const firstPodTimeout = 2 * time.Minute
 
-func runSync(ctx context.Context, out io.Writer, o syncOptions) (err error) {
+func runSync(ctx context.Context, out io.Writer, o syncOptions, connect func() (*cluster, error)) (err error) {
 	matcher, err := ignore.New(o.src, o.excludes)
 	if err != nil {
 		return usageError{err}
@@ -52,7 +52,7 @@ func runSync(ctx context.Context, out io.Writer, o syncOptions) (err error) {
 		// --restart the runtime decides what is synced, and a start is a rollout anyway.)
 		local.StartScan()
 	}
-	client, err := o.connect()
+	client, err := connect()
 	if err != nil {
 		return err
 	}
@@ -103,9 +103,27 @@ func runSync(ctx context.Context, out io.Writer, o syncOptions) (err error) {
 		if err != nil {
 			return err
 		}
+		if err := ctx.Err(); err != nil {
+			return err // stopped during detection: nothing was changed
+		}
 		if rp.local != nil {
 			cfg.Local, cfg.Dest, remoteExcluded = rp.local, rp.dest, rp.remoteExcluded
 		}
+		// From the moment Prepare may change the template, every way out restores it (a --keep that
+		// succeeded aside).
+		restored := guardOf(ctx).changing(d.Namespace, d.Name)
+		defer func() {
+			if o.once && o.keep && err == nil {
+				restored()
+				fmt.Fprintf(out, "kindling: deployment/%s keeps the restart supervisor (--keep); `%s` undoes it\n", d.Name, restoreCommand(d.Namespace, d.Name))
+				return
+			}
+			restoreErr := restore(out, rp.strategy, d.Namespace, d.Name)
+			if restoreErr == nil {
+				restored()
+			}
+			err = errors.Join(err, restoreErr)
+		}()
 		if err := rp.strategy.Prepare(ctx); err != nil {
 			return err
 		}
@@ -117,11 +135,6 @@ func runSync(ctx context.Context, out io.Writer, o syncOptions) (err error) {
 			if err := waitForReplicas(ctx, out, targets, replicas(d)); err != nil {
 				return err
 			}
-		}
-		if o.once && o.keep {
-			defer fmt.Fprintf(out, "kindling: deployment/%s keeps the restart supervisor (--keep); `kindling restore -d %s -n %s` undoes it\n", d.Name, d.Name, d.Namespace)
-		} else {
-			defer func() { err = errors.Join(err, restore(out, rp.strategy, d.Name)) }()
 		}
 		cfg.Reloader = reloader{rp.strategy}
 	}
@@ -145,12 +158,25 @@ func runSync(ctx context.Context, out io.Writer, o syncOptions) (err error) {
 // restoreTimeout bounds the clean-up on exit, which runs after the session's context has ended.
 const restoreTimeout = 30 * time.Second
 
-// restore undoes what the strategy changed in the cluster.
-func restore(out io.Writer, s restart.Strategy, deployment string) error {
+// restore undoes what the strategy changed in the cluster. It runs on a context of its own: the
+// session's has ended when it runs.
+func restore(out io.Writer, s restart.Strategy, namespace, deployment string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), restoreTimeout)
 	defer cancel()
-	if err := s.Restore(ctx); err != nil {
-		return fmt.Errorf("could not restore deployment/%s: %v; run `kindling restore -d %s` to retry", deployment, err, deployment)
+	// The API server may be briefly unreachable (the reason the session ended, maybe): try again until
+	// the time is up rather than leave the Deployment changed.
+	wait := 100 * time.Millisecond
+	for {
+		err := s.Restore(ctx)
+		if err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("could not restore deployment/%s: %v; run `%s` to retry", deployment, err, restoreCommand(namespace, deployment))
+		case <-time.After(wait):
+			wait = min(2*wait, 2*time.Second)
+		}
 	}
 	if s.Name() == "wrapper" {
 		fmt.Fprintf(out, "kindling: restored deployment/%s to its original pod template\n", deployment)
@@ -159,7 +185,7 @@ func restore(out io.Writer, s restart.Strategy, deployment string) error {
 }
 
 // repair restores a Deployment that a killed kindling left wrapped.
-func repair(ctx context.Context, out io.Writer, client *kube.Client, d *appsv1.Deployment) error {
+func repair(ctx context.Context, out io.Writer, client *cluster, d *appsv1.Deployment) error {
 	session, wrapped := restart.WrappedSession(d)
 	if !wrapped {
 		return nil
@@ -257,7 +283,7 @@ func localHashFile(src string) string {
 // podTargets adapts the pod watch to the engine's Targets. Each container gets one shell session for
 // the whole run (a warm one when there is one), closed when the container goes away.
 type podTargets struct {
-	client    *kube.Client
+	client    *cluster
 	pods      *kube.PodWatch
 	container string
 	warm      *warmShells
@@ -287,7 +313,7 @@ func (t *podTargets) Current(ctx context.Context) ([]engine.Container, error) {
 		s, ok := t.sessions[id]
 		if !ok {
 			if s = t.warm.take(p.Name, t.container); s == nil {
-				s = transport.NewSession(t.client.NewContainerExec(p.Namespace, p.Name, t.container))
+				s = transport.NewSession(t.client.exec(p.Namespace, p.Name, t.container))
 				s.Open()
 			}
 			t.sessions[id] = s

@@ -16,7 +16,6 @@ import (
 
 	"github.com/kindling-dev/kindling/internal/build"
 	"github.com/kindling-dev/kindling/internal/engine"
-	"github.com/kindling-dev/kindling/internal/kube"
 	"github.com/kindling-dev/kindling/internal/plan"
 	"github.com/kindling-dev/kindling/internal/restart"
 	"github.com/kindling-dev/kindling/internal/runtime"
@@ -41,19 +40,22 @@ type restartPlan struct {
 
 // planRestart detects the runtime in a running pod of the Deployment and builds the strategy for it.
 // Nothing in the cluster changes until the caller runs Prepare.
-func planRestart(ctx context.Context, out io.Writer, o syncOptions, client *kube.Client, d *appsv1.Deployment, t *podTargets) (*restartPlan, error) {
+func planRestart(ctx context.Context, out io.Writer, o syncOptions, client *cluster, d *appsv1.Deployment, t *podTargets) (*restartPlan, error) {
 	pods, err := t.pods.Runnable(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var procs []runtime.Process
 	if len(pods) > 0 {
-		e := client.NewContainerExec(pods[0].Namespace, pods[0].Name, t.container)
+		e := client.exec(pods[0].Namespace, pods[0].Name, t.container)
 		// An image without a shell cannot be synced into: say so before anything is changed.
 		if _, err := transport.NewShell(e).Probe(ctx); err != nil {
 			return nil, err
 		}
 		procs = processTable(ctx, e)
+		if err := ctx.Err(); err != nil {
+			return nil, err // an empty table because kindling is stopping, not one to detect from
+		}
 	}
 	spec := containerSpec(d, t.container)
 	det, err := runtime.Detect(runtime.Input{Procs: procs, Command: spec.Command, Args: spec.Args, Src: o.src, Override: o.language})
@@ -105,7 +107,7 @@ func planRestart(ctx context.Context, out io.Writer, o syncOptions, client *kube
 }
 
 // planBuild makes the session sync a locally built artifact instead of the source tree.
-func (p *restartPlan) planBuild(ctx context.Context, out io.Writer, o syncOptions, client *kube.Client, det runtime.Detection, pods []corev1.Pod) error {
+func (p *restartPlan) planBuild(ctx context.Context, out io.Writer, o syncOptions, client *cluster, det runtime.Detection, pods []corev1.Pod) error {
 	platform := build.Host()
 	if len(pods) > 0 {
 		goos, arch, err := client.NodePlatform(ctx, &pods[0])

@@ -64,7 +64,7 @@ picks the context, and the namespace is -n, else the context's namespace, else "
 			if err := o.validate(); err != nil {
 				return err
 			}
-			return runSync(cmd.Context(), cmd.OutOrStdout(), o)
+			return runSync(cmd.Context(), cmd.OutOrStdout(), o, func() (*cluster, error) { return dial(o.connection) })
 		},
 	}
 	f := cmd.Flags()

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/kindling-dev/kindling/internal/cachefile"
-	"github.com/kindling-dev/kindling/internal/kube"
 	"github.com/kindling-dev/kindling/internal/transport"
 )
 
@@ -26,7 +25,7 @@ type warmShells struct {
 func warmKey(pod, container string) string { return pod + "/" + container }
 
 // startWarmShells opens a shell in each container the hint file of this Deployment names.
-func startWarmShells(client *kube.Client, deployment string) *warmShells {
+func startWarmShells(client *cluster, deployment string) *warmShells {
 	w := &warmShells{shells: map[string]*transport.Session{}}
 	dir := cacheDir("pods")
 	if dir == "" {
@@ -43,7 +42,7 @@ func startWarmShells(client *kube.Client, deployment string) *warmShells {
 		if !ok {
 			continue
 		}
-		s := transport.NewSession(client.NewContainerExec(client.Namespace, pod, container))
+		s := transport.NewSession(client.exec(client.Namespace, pod, container))
 		s.Open()
 		w.shells[key] = s
 		w.previous = append(w.previous, key)

@@ -8,6 +8,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/kindling-dev/kindling/internal/kube"
+	"github.com/kindling-dev/kindling/internal/transport"
 )
 
 func TestWarmShellsFollowTheLastPods(t *testing.T) {
@@ -18,7 +19,8 @@ func TestWarmShellsFollowTheLastPods(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := &kube.Client{Config: cfg, Clientset: clientset, Namespace: "ns"}
+	kc := &kube.Client{Config: cfg, Clientset: clientset, Namespace: "ns"}
+	client := &cluster{Client: kc, exec: func(ns, pod, container string) transport.Execer { return kc.NewContainerExec(ns, pod, container) }}
 
 	first := startWarmShells(client, "web")
 	if len(first.shells) != 0 {
