@@ -117,3 +117,71 @@ func TestExcludedAgreesWithGoGit(t *testing.T) {
 		}
 	}
 }
+
+// TestPrunableIsExcludedWhole: every directory Prunable names, at any depth, is excluded, and so is
+// everything in it, for random rules (negations included) and the defaults.
+func TestPrunableIsExcludedWhole(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	pruned := 0
+	for range 3000 {
+		var patterns []string
+		if r.IntN(2) == 0 {
+			patterns = append(patterns, Defaults...)
+		}
+		for range 1 + r.IntN(6) {
+			patterns = append(patterns, randomPattern(r))
+		}
+		m := &Matcher{}
+		for _, p := range patterns {
+			m.add(p)
+		}
+		names, paths := m.Prunable()
+		want := newGoGitMatcher(patterns)
+		check := func(dir string) {
+			pruned++
+			for _, rel := range []string{dir, dir + "/" + randomPath(r), dir + "/" + randomPath(r)} {
+				for _, isDir := range []bool{true, false} {
+					if (rel != dir || isDir) && !want.excluded(rel, isDir) {
+						t.Fatalf("%q (isDir=%v) is in pruned directory %q but not excluded (patterns %q)", rel, isDir, dir, patterns)
+					}
+				}
+			}
+		}
+		for _, p := range paths {
+			check(p)
+		}
+		for _, n := range names {
+			check(n)
+			for range 20 {
+				check(randomPath(r) + "/" + n)
+			}
+		}
+	}
+	if pruned == 0 {
+		t.Fatal("no directory was ever pruned: the test tests nothing")
+	}
+}
+
+func TestPrunable(t *testing.T) {
+	tests := []struct {
+		extra        []string
+		names, paths []string
+	}{
+		{nil, []string{".git", "node_modules", "__pycache__", ".venv", "vendor", "target", ".next", "dist", "build", ".DS_Store"}, nil},
+		{[]string{"!dist/", "fixtures/", "/web/cache", "/tmp*", "a/**/b"}, []string{".git", "node_modules", "__pycache__", ".venv", "vendor", "target", ".next", "build", ".DS_Store", "fixtures"}, []string{"web/cache"}},
+		{[]string{"!**/node_modules"}, []string{".git", "__pycache__", ".venv", "vendor", "target", ".next", "dist", "build", ".DS_Store"}, nil},
+		{[]string{"!web/node_modules/keep"}, []string{".git", "node_modules", "__pycache__", ".venv", "vendor", "target", ".next", "dist", "build", ".DS_Store"}, nil},
+		{[]string{"/web/cache", "!web/"}, []string{".git", "node_modules", "__pycache__", ".venv", "vendor", "target", ".next", "dist", "build", ".DS_Store"}, []string{"web/cache"}},
+		{[]string{"/web/cache", "!/web/cache"}, []string{".git", "node_modules", "__pycache__", ".venv", "vendor", "target", ".next", "dist", "build", ".DS_Store"}, nil},
+	}
+	for _, tt := range tests {
+		m, err := New(t.TempDir(), tt.extra)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names, paths := m.Prunable()
+		if strings.Join(names, ",") != strings.Join(tt.names, ",") || strings.Join(paths, ",") != strings.Join(tt.paths, ",") {
+			t.Errorf("--exclude %q: Prunable() = %q, %q; want %q, %q", tt.extra, names, paths, tt.names, tt.paths)
+		}
+	}
+}

@@ -196,6 +196,66 @@ func validate(p string) error {
 // Patterns returns every rule in priority order (lowest first), for --dry-run and messages.
 func (m *Matcher) Patterns() []string { return append([]string(nil), m.patterns...) }
 
+// Prunable returns directories that are excluded, with everything in them, wherever a tree holds them,
+// so that a listing of another copy of the tree (the container's) may skip them unread: names, for a
+// directory of that name at any depth, and paths, slash-separated from the root. They come from literal
+// rules: a name (node_modules, .git, ...) unless a later "!" rule could re-include a directory of that
+// name, and an anchored path (/build, web/dist) that Excluded excludes as a directory. Excluded stays
+// the final word on every path; this is only what it is sure to exclude whole.
+func (m *Matcher) Prunable() (names, paths []string) {
+	seen := map[string]bool{}
+	for i, r := range m.rules {
+		if strings.HasPrefix(m.patterns[i], "!") {
+			continue
+		}
+		if !r.anchored {
+			name := r.keyName.text
+			if r.keyName.kind == nameIs && name != "." && name != ".." && !seen[name] && !m.mayReinclude(i, name) {
+				seen[name] = true
+				names = append(names, name)
+			}
+			continue
+		}
+		rel := strings.Trim(body(m.patterns[i]), "/")
+		if !isLiteral(rel) || seen["/"+rel] {
+			continue
+		}
+		clean := true
+		for _, seg := range strings.Split(rel, "/") {
+			clean = clean && seg != "" && seg != "." && seg != ".."
+		}
+		if clean && m.Excluded(rel, true) {
+			seen["/"+rel] = true
+			paths = append(paths, rel)
+		}
+	}
+	return names, paths
+}
+
+// mayReinclude reports whether a "!" rule after rule i might re-include a directory named name: an
+// unanchored one that matches the name, or an anchored one unless its last name is a literal other than
+// name (one that only ever decides a path whose last name it matches).
+func (m *Matcher) mayReinclude(i int, name string) bool {
+	for j := i + 1; j < len(m.rules); j++ {
+		if !strings.HasPrefix(m.patterns[j], "!") {
+			continue
+		}
+		r := m.rules[j]
+		if !r.anchored {
+			if r.pattern.Match([]string{name}, true) != gitignore.NoMatch {
+				return true
+			}
+			continue
+		}
+		b := strings.TrimSuffix(body(m.patterns[j]), "/")
+		last := b[strings.LastIndexByte(b, '/')+1:]
+		if !isLiteral(last) || last == name {
+			return true
+		}
+	}
+	return false
+}
+
 // Excluded reports whether rel, a slash-separated path relative to the source directory (no leading "./"),
 // is left out. isDir tells whether rel is a directory, which matters for rules ending in "/".
 func (m *Matcher) Excluded(rel string, isDir bool) bool {
