@@ -121,22 +121,23 @@ type listing struct {
 func (s *Shell) list(ctx context.Context, dest string, statted bool, cache *hashCache) (tree plan.Tree, wanted []string, keys map[string]string, err error) {
 	keys = map[string]string{}
 	if !statted {
-		err = s.query(ctx, dest, []string{"sh", "-c", listScript, "kindling", dest}, nil, func(stdout io.Reader) (err error) {
+		argv := append([]string{"sh", "-c", listScript, "kindling", dest}, s.prune...)
+		err = s.query(ctx, dest, argv, nil, func(stdout io.Reader) (err error) {
 			tree, wanted, err = s.readListing(stdout, false, keys, nil)
 			return err
 		})
 		return tree, wanted, keys, err
 	}
-	argv := []string{"sh", "-c", listStatScript, "kindling", dest}
 	// The kept listing is read while the container lists its tree: most often that is the answer.
 	var keptRead chan struct{}
 	var keptTree plan.Tree
 	var keptWanted []string
 	var keptErr error
 	keptKeys := map[string]string{}
+	fingerprint := ""
 	if cache != nil {
-		fingerprint, kept := cache.listing()
-		argv = append(argv, fingerprint)
+		var kept []byte
+		fingerprint, kept = cache.listing()
 		if kept != nil {
 			keptRead = make(chan struct{})
 			go func() {
@@ -145,6 +146,7 @@ func (s *Shell) list(ctx context.Context, dest string, statted bool, cache *hash
 			}()
 		}
 	}
+	argv := append([]string{"sh", "-c", listStatScript, "kindling", dest, fingerprint}, s.prune...)
 	var raw bytes.Buffer
 	sum := sha256.New()
 	unchanged := false

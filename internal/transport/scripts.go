@@ -35,8 +35,21 @@ const staleStageCleanup = `for s in ./.kindling-stage.*; do
 done
 `
 
-// listScript lists the tree under $1; no output at all means it does not exist. Its output, all
-// NUL-framed:
+// pruneLoop turns the arguments left after the fixed ones into find operators that match the
+// directories to skip: a name (no slash) at any depth, or a path from dest ("./a/b"). They come from
+// literal rules (ignore.Matcher.Prunable), so find's patterns match them as they are; being arguments,
+// never script text, any name is safe.
+const pruneLoop = `for a; do
+	case $a in
+	*/*) set -- "$@" -o -type d -path "$a" ;;
+	*) set -- "$@" -o -type d -name "$a" ;;
+	esac
+	shift
+done
+`
+
+// listScript lists the tree under $1, leaving out the directories to prune ($2...: see pruneLoop);
+// no output at all means it does not exist. Its output, all NUL-framed:
 //
 //	kindling-manifest\0
 //	./dir\0 ... \0      directories, ended by an empty record
@@ -48,9 +61,10 @@ done
 const listScript = `[ -e "$1" ] || [ -L "$1" ] || exit 0
 cd -- "$1" || exit 90
 [ -w . ] || exit 93
-` + staleStageCleanup + `printf '` + manifestHeader + `\0'
+shift
+` + pruneLoop + staleStageCleanup + `printf '` + manifestHeader + `\0'
 for t in d l f; do
-	find . -path './.kindling-stage.*' -prune -o -type $t -print0
+	find . \( -path './.kindling-stage.*' "$@" \) -prune -o -type $t -print0
 	printf '\0'
 done`
 
@@ -60,19 +74,22 @@ done`
 // epoch) and the symlink target. It is about 100 bytes a file, so it goes through gzip where there is one
 // (the reader knows it by gzip's magic number). With $2, the fingerprint (sha256) of a listing kept from
 // before, a listing with that fingerprint is answered by listingUnchanged alone; the stat keys in it
-// make any change to the tree change the fingerprint.
+// make any change to the tree change the fingerprint. $3... are the directories to prune (see
+// pruneLoop).
 const listStatScript = `[ -e "$1" ] || [ -L "$1" ] || exit 0
 cd -- "$1" || exit 90
 [ -w . ] || exit 93
-` + staleStageCleanup + `list() {
+kept=$2
+shift 2
+` + pruneLoop + staleStageCleanup + `list() {
 	printf '` + manifestHeader + `\0'
-	find . -path './.kindling-stage.*' -prune -o -printf '%y\0%p\0%s %m %i %T@ %C@\0%l\0'
+	find . \( -path './.kindling-stage.*' "$@" \) -prune -o -printf '%y\0%p\0%s %m %i %T@ %C@\0%l\0'
 }
-if [ -n "$2" ] && command -v sha256sum >/dev/null 2>&1; then
-	sum=$(list | sha256sum)
-	[ "${sum%% *}" != "$2" ] || { printf '` + listingUnchanged + `\0'; exit 0; }
+if [ -n "$kept" ] && command -v sha256sum >/dev/null 2>&1; then
+	sum=$(list "$@" | sha256sum)
+	[ "${sum%% *}" != "$kept" ] || { printf '` + listingUnchanged + `\0'; exit 0; }
 fi
-if command -v gzip >/dev/null 2>&1; then list | gzip -1; else list; fi`
+if command -v gzip >/dev/null 2>&1; then list "$@" | gzip -1; else list "$@"; fi`
 
 // listingUnchanged is listStatScript's whole answer when the listing has the fingerprint it was given.
 const listingUnchanged = "kindling-unchanged"

@@ -19,6 +19,7 @@ import (
 type Shell struct {
 	exec     Execer
 	excluded plan.Excluded
+	prune    []string // pruneArgs of the rules excluded comes from
 	warn     func(string)
 	cacheDir string
 
@@ -33,6 +34,32 @@ type Option func(*Shell)
 // Manifest, exactly as plan.Scan does locally: they are never hashed, and so never deleted by a plan.
 func Excluding(excluded plan.Excluded) Option {
 	return func(s *Shell) { s.excluded = excluded }
+}
+
+// Rules are exclude rules that also know which directories they exclude whole (ignore.Matcher).
+type Rules interface {
+	Excluded(rel string, isDir bool) bool
+	Prunable() (names, paths []string)
+}
+
+// ExcludingRules is Excluding(r.Excluded), and moreover the container's listing skips the directories
+// r excludes whole (an image's node_modules): they are neither read there nor sent. Excluded still
+// decides every path that is listed.
+func ExcludingRules(r Rules) Option {
+	return func(s *Shell) {
+		s.excluded = r.Excluded
+		s.prune = pruneArgs(r.Prunable())
+	}
+}
+
+// pruneArgs are the listing scripts' arguments for the directories to skip: names as they are, paths
+// from dest as "./path", which the scripts tell apart by the slash.
+func pruneArgs(names, paths []string) []string {
+	args := append([]string(nil), names...)
+	for _, p := range paths {
+		args = append(args, "./"+p)
+	}
+	return args
 }
 
 // Warn receives, once per Shell, one line for each way the container makes the sync degrade (no tar,
