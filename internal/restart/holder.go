@@ -110,7 +110,7 @@ func (e *HeldError) Error() string {
 		return fmt.Sprintf("deployment/%s keeps the restart supervisor (left by %s with --keep); run kindling restore -d %s -n %s to undo it",
 			e.Deployment, e.Holder, e.Deployment, e.Namespace)
 	}
-	wait := (StaleAfter - e.Holder.Age).Round(time.Second)
+	wait := max(StaleAfter-e.Holder.Age, time.Second).Round(time.Second)
 	return fmt.Sprintf("deployment/%s is held by another kindling (%s, alive %s ago); stop that one first, or if it is gone wait %s or run kindling restore -d %s -n %s --force",
 		e.Deployment, e.Holder, e.Holder.Age.Round(time.Second), wait, e.Deployment, e.Namespace)
 }
