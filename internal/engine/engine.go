@@ -50,6 +50,8 @@ type Config struct {
 	NewTransport func(transport.Execer) transport.Transport
 	// Reloader is nil when the app is not to be restarted.
 	Reloader Reloader
+	// Timeout scales the deadlines of operations in a container (see opTimeout); zero means opTimeout.
+	Timeout time.Duration
 	Out      io.Writer
 	Clock    clock.Clock
 }
@@ -64,6 +66,10 @@ type Session struct {
 	savedAt time.Time
 	// warned holds the unreadable local paths already reported.
 	warned map[string]bool
+	// leaveBehind lets a flush go on without a container far slower than the others (in watch mode);
+	// caughtUp receives their outcomes.
+	leaveBehind bool
+	caughtUp    chan late
 }
 
 type containerState struct {
@@ -76,11 +82,14 @@ type containerState struct {
 	readErr error
 	// started is false until the first sync into this container has been followed by a reload.
 	started bool
+	// behind is set while a sync that a flush left behind still runs: until it ends, only that sync
+	// touches the other fields.
+	behind bool
 }
 
 // New prepares a session; nothing happens until Once or Watch.
 func New(cfg Config) *Session {
-	return &Session{cfg: cfg, containers: map[string]*containerState{}}
+	return &Session{cfg: cfg, containers: map[string]*containerState{}, caughtUp: make(chan late)}
 }
 
 // Once syncs the local tree into every current container and reloads the apps.
@@ -111,6 +120,7 @@ const retryAfter = time.Second
 // from a watcher started before Watch, so that nothing saved during the initial scan is lost. Only errors
 // that no retry can fix (see Fatal) end the session; others are reported and retried.
 func (s *Session) Watch(ctx context.Context, batches <-chan watch.Batch) error {
+	s.leaveBehind = true
 	err := s.Once(ctx)
 	if Fatal(err) {
 		return err
@@ -170,6 +180,9 @@ func (s *Session) Watch(ctx context.Context, batches <-chan watch.Batch) error {
 			retry = nil
 			start := s.cfg.Clock.Now()
 			err = s.flush(ctx, start, "retry")
+		case l := <-s.caughtUp:
+			start := s.cfg.Clock.Now()
+			err = s.catchUp(ctx, start, l)
 		}
 		s.savedAt = time.Time{}
 		if Fatal(err) {
@@ -177,6 +190,21 @@ func (s *Session) Watch(ctx context.Context, batches <-chan watch.Batch) error {
 		}
 		schedule(err)
 	}
+}
+
+// catchUp takes back a container a flush left behind, once its sync ended, and brings it up to date.
+func (s *Session) catchUp(ctx context.Context, start time.Time, l late) error {
+	l.state.behind = false
+	if s.containers[l.state.ID] != l.state {
+		return nil // gone meanwhile
+	}
+	if l.err != nil {
+		l.state.remote = nil
+		fmt.Fprintf(s.cfg.Out, "kindling: %s: %v\n", l.target, l.err)
+	} else {
+		fmt.Fprintf(s.cfg.Out, "kindling: %s answered again; catching it up\n", l.target)
+	}
+	return s.flush(ctx, start, "caught up")
 }
 
 // update refreshes the local tree; on error the previous tree stays. It warns once about each path that
@@ -258,31 +286,112 @@ type outcome struct {
 // delete everything in the containers.
 var errLocalUnknown = errors.New("the local side has not been read yet")
 
-// flush brings every container up to date with s.local, in parallel, and prints one line.
+// flush brings every container up to date with s.local, in parallel, and prints one line. In a watching
+// session a container that is far slower than the others is left to finish in the background (see
+// straggleAfter) and caught up when it answers; the flush reports it and does not wait for it.
 func (s *Session) flush(ctx context.Context, start time.Time, label string) error {
 	if s.local == nil {
 		return errLocalUnknown
 	}
 	states := make([]*containerState, 0, len(s.containers))
 	for _, c := range s.containers {
-		states = append(states, c)
+		if !c.behind {
+			states = append(states, c)
+		}
 	}
 	sort.Slice(states, func(i, j int) bool { return states[i].Exec.Target() < states[j].Exec.Target() })
 	outcomes := make([]outcome, len(states))
-	var wg sync.WaitGroup
+	finished := make(chan int, len(states))
+	local, source := s.local, s.source
 	for i, c := range states {
-		wg.Add(1)
 		go func() {
-			defer wg.Done()
-			outcomes[i] = s.syncContainer(ctx, c, s.local)
+			outcomes[i] = s.syncContainer(ctx, c, local, source)
+			finished <- i
 		}()
 	}
-	wg.Wait()
+	done := make([]bool, len(states))
+	var straggle <-chan time.Time
+	for n := 0; n < len(states); n++ {
+		select {
+		case i := <-finished:
+			done[i] = true
+			if straggle == nil && s.leaveBehind && n+1 < len(states) {
+				timer := s.cfg.Clock.NewTimer(straggleAfter(s.cfg.Clock.Now().Sub(start)))
+				defer timer.Stop()
+				straggle = timer.C()
+			}
+			continue
+		case <-straggle:
+		}
+		// The others are done: leave the slow ones behind. (The syncs still running write into
+		// outcomes, so the flush goes on with copies.)
+		var left []*containerState
+		var kept []*containerState
+		var keptOutcomes []outcome
+		for i, c := range states {
+			if done[i] {
+				kept, keptOutcomes = append(kept, c), append(keptOutcomes, outcomes[i])
+				continue
+			}
+			c.behind = true
+			left = append(left, c)
+			fmt.Fprintf(s.cfg.Out, "kindling: %s is slow (no answer after %s); the other pods go on, it catches up when it answers\n",
+				c.Exec.Target(), s.cfg.Clock.Now().Sub(start).Round(time.Millisecond))
+		}
+		all, allOutcomes := states, outcomes
+		go func() {
+			for range left {
+				i := <-finished
+				select {
+				case s.caughtUp <- late{all[i], allOutcomes[i]}:
+				case <-ctx.Done():
+				}
+			}
+		}()
+		return s.summarize(ctx, start, label, kept, keptOutcomes)
+	}
 	return s.summarize(ctx, start, label, states, outcomes)
 }
 
-// syncContainer brings one container to local. It only reads the session state it is given.
-func (s *Session) syncContainer(ctx context.Context, c *containerState, local plan.Tree) outcome {
+// straggleAfter is how long a flush waits for the last containers once the first has finished: a
+// container that needs more than a few times what the others needed is stuck or far slower.
+func straggleAfter(firstDone time.Duration) time.Duration {
+	return max(3*time.Second, 3*firstDone)
+}
+
+// late is the outcome of a container's sync that a flush left behind.
+type late struct {
+	state *containerState
+	outcome
+}
+
+// Deadlines of the operations in a container: one that does not answer in time is reported by name and
+// dropped from the flush (its shell is ended), and the next flush tries again.
+const (
+	opTimeout = 20 * time.Second
+	// minRate is the slowest transfer (bytes per second) taken for a live container.
+	minRate = 512 << 10
+	// reloadTimeout is added to opTimeout for a reload, which waits for the app to serve again.
+	reloadTimeout = 40 * time.Second
+)
+
+// within runs op with a deadline of d beyond the session's context, and names the container that missed it.
+func (s *Session) within(ctx context.Context, c *containerState, d time.Duration, what string, op func(context.Context) error) error {
+	if s.cfg.Timeout > 0 {
+		d = time.Duration(float64(d) * float64(s.cfg.Timeout) / float64(opTimeout))
+	}
+	opCtx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	err := op(opCtx)
+	if err != nil && ctx.Err() == nil && errors.Is(opCtx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%s did not finish %s within %s; dropped from this sync, trying again", c.Exec.Target(), what, d.Round(time.Millisecond))
+	}
+	return err
+}
+
+// syncContainer brings one container to local. It only reads the session state it is given, and writes
+// only c's.
+func (s *Session) syncContainer(ctx context.Context, c *containerState, local plan.Tree, source transport.Source) outcome {
 	o := outcome{target: c.Exec.Target()}
 	remote := c.remote
 	firstContact := remote == nil
@@ -291,7 +400,10 @@ func (s *Session) syncContainer(ctx context.Context, c *containerState, local pl
 		remote, err = c.read, c.readErr
 		c.read, c.readErr = nil, nil
 		if remote == nil && err == nil {
-			remote, err = c.transport.Manifest(ctx, s.cfg.Dest)
+			err = s.within(ctx, c, opTimeout, "reading its files", func(ctx context.Context) error {
+				remote, err = c.transport.Manifest(ctx, s.cfg.Dest)
+				return err
+			})
 		}
 		if err != nil {
 			o.err = err
@@ -302,8 +414,11 @@ func (s *Session) syncContainer(ctx context.Context, c *containerState, local pl
 	// On first contact even an empty plan is applied when the container holds nothing under --dest: it
 	// creates --dest and proves it writable (a manifest of an existing --dest proves that already).
 	if !p.Empty() || firstContact && len(remote) == 0 {
-		stats, err := c.transport.Apply(ctx, s.cfg.Dest, p, s.source)
-		o.stats = stats
+		err := s.within(ctx, c, opTimeout+time.Duration(p.Bytes()/minRate)*time.Second, "writing files", func(ctx context.Context) error {
+			var err error
+			o.stats, err = c.transport.Apply(ctx, s.cfg.Dest, p, source)
+			return err
+		})
 		if err != nil {
 			c.remote = nil // partly applied: read it again next time
 			o.err = err
@@ -313,7 +428,12 @@ func (s *Session) syncContainer(ctx context.Context, c *containerState, local pl
 	}
 	c.remote = plan.AfterApply(local, remote)
 	if s.cfg.Reloader != nil && (o.changed || !c.started) {
-		note, err := s.cfg.Reloader.Reload(ctx, c.Exec)
+		var note string
+		err := s.within(ctx, c, opTimeout+reloadTimeout, "reloading the app", func(ctx context.Context) error {
+			var err error
+			note, err = s.cfg.Reloader.Reload(ctx, c.Exec)
+			return err
+		})
 		if err != nil {
 			o.err = fmt.Errorf("files synced, but the app did not reload: %w", err)
 			return o

@@ -28,6 +28,8 @@ type memContainer struct {
 	writes             []string
 	fail               error
 	reloads            int
+	// stuck, when set, holds every Apply until it is closed (or the Apply's context ends).
+	stuck chan struct{}
 }
 
 func (c *memContainer) Target() string { return c.name }
@@ -44,8 +46,18 @@ func (t memTransport) Manifest(context.Context, string) (plan.Tree, error) {
 	return t.c.tree.Clone(), nil
 }
 
-func (t memTransport) Apply(_ context.Context, _ string, p plan.Plan, _ transport.Source) (transport.Stats, error) {
+func (t memTransport) Apply(ctx context.Context, _ string, p plan.Plan, _ transport.Source) (transport.Stats, error) {
 	c := t.c
+	c.mu.Lock()
+	stuck := c.stuck
+	c.mu.Unlock()
+	if stuck != nil {
+		select {
+		case <-stuck:
+		case <-ctx.Done():
+			return transport.Stats{}, ctx.Err()
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.applies++

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -142,5 +143,84 @@ func TestUnreadableLocalPathIsLeftAloneAndWarnedOnce(t *testing.T) {
 		if n := strings.Count(out.String(), "cannot read "+name+" (permission denied)"); n != 1 {
 			t.Errorf("%s warned %d times, want once:\n%s", name, n, out)
 		}
+	}
+}
+
+// A container that does not answer is dropped from the flush when its deadline passes, named, and
+// retried; the others are synced.
+func TestHungContainerMissesItsDeadlineAndTheOthersSync(t *testing.T) {
+	src := t.TempDir()
+	writeFile(t, src, "app.py", "v1")
+	hung := &memContainer{name: "hung", tree: plan.Tree{}, stuck: make(chan struct{})}
+	live := &memContainer{name: "live", tree: plan.Tree{}}
+	s := newSession(t, src, &fakeTargets{containers: []*memContainer{hung, live}, changed: make(chan struct{})}, io.Discard)
+	s.cfg.Timeout = 20 * time.Millisecond
+	err := s.Once(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "hung did not finish writing files within") {
+		t.Fatalf("err = %v, want the hung container named", err)
+	}
+	if d := plan.FirstDifference(live.tree, localTree(t, src)); d != "" {
+		t.Errorf("live: %s", d)
+	}
+	close(hung.stuck)
+	if err := s.flush(context.Background(), time.Time{}, "retry"); err != nil {
+		t.Fatal(err)
+	}
+	if d := plan.FirstDifference(hung.tree, localTree(t, src)); d != "" {
+		t.Errorf("hung, once it answers: %s", d)
+	}
+}
+
+// In a watching session a container far slower than the others is left behind: the others keep getting
+// each change at their own speed, and it is caught up when it answers.
+func TestSlowContainerIsLeftBehindAndCaughtUp(t *testing.T) {
+	src := t.TempDir()
+	writeFile(t, src, "app.py", "v1")
+	slow := &memContainer{name: "slow", tree: plan.Tree{}}
+	fast := &memContainer{name: "fast", tree: plan.Tree{}}
+	targets := &fakeTargets{containers: []*memContainer{slow, fast}, changed: make(chan struct{})}
+	out := &lockedBuffer{}
+	s := newSession(t, src, targets, out)
+	fake := s.cfg.Clock.(*clock.Fake)
+	batches := make(chan watch.Batch)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Watch(ctx, batches) }()
+	batches <- watch.Batch{} // the initial sync is done
+
+	slow.mu.Lock()
+	slow.stuck = make(chan struct{})
+	slow.mu.Unlock()
+	writeFile(t, src, "app.py", "v2")
+	batches <- watch.Batch{Paths: []string{"app.py"}}
+	for fake.Pending() == 0 { // the flush waits for the slow one, for a while
+		time.Sleep(time.Millisecond)
+	}
+	fake.Advance(straggleAfter(0))
+	writeFile(t, src, "app.py", "v3")
+	batches <- watch.Batch{Paths: []string{"app.py"}}
+	batches <- watch.Batch{} // the v3 flush is done
+	fast.mu.Lock()
+	if fast.tree["app.py"].Hash != localTree(t, src)["app.py"].Hash {
+		t.Errorf("the fast container did not get v3 while the slow one hung")
+	}
+	fast.mu.Unlock()
+	if !strings.Contains(out.String(), "slow is slow") {
+		t.Errorf("the slow container was not reported:\n%s", out)
+	}
+	close(slow.stuck)
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(out.String(), "[caught up]"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("not caught up:\n%s", out)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	batches <- watch.Batch{}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if d := plan.FirstDifference(slow.tree, localTree(t, src)); d != "" {
+		t.Errorf("slow, once caught up: %s", d)
 	}
 }
