@@ -52,8 +52,8 @@ type Config struct {
 	Reloader Reloader
 	// Timeout scales the deadlines of operations in a container (see opTimeout); zero means opTimeout.
 	Timeout time.Duration
-	Out      io.Writer
-	Clock    clock.Clock
+	Out     io.Writer
+	Clock   clock.Clock
 }
 
 // Session is one run of kindling sync.
