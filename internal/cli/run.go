@@ -67,10 +67,54 @@ func runSync(ctx context.Context, out io.Writer, o syncOptions, connect func() (
 		return usageError{err}
 	}
 	if !o.restart && !o.dryRun {
-		// A previous kindling that was killed may have left the Deployment wrapped: repair it.
+		// A previous kindling that was killed may have left the Deployment wrapped (or held): repair it.
+		// A live session's Deployment is refused instead (see restart.RestoreDeploymentAs).
 		if err := repair(ctx, out, client, d); err != nil {
 			return err
 		}
+	}
+	identity := restart.NewIdentity()
+	// endHeartbeat stops the hold's heartbeat, before the strategy's restore ends the hold.
+	endHeartbeat := func() {}
+	if o.restart && !o.dryRun {
+		// The hold comes before anything else is changed: a second session refuses here, at once.
+		hold, err := restart.Acquire(ctx, client.Clientset, d.Namespace, d.Name, identity, clock.Real{})
+		if err != nil {
+			return err
+		}
+		restored := guardOf(ctx).changing(d.Namespace, d.Name)
+		var heartbeat sync.WaitGroup
+		var lose context.CancelCauseFunc
+		ctx, lose = context.WithCancelCause(ctx)
+		heartbeatCtx, stopBeating := context.WithCancel(ctx)
+		heartbeat.Go(func() {
+			if err := hold.Run(heartbeatCtx); err != nil {
+				lose(err) // another kindling holds it now: this session must stop
+			}
+		})
+		endHeartbeat = func() {
+			stopBeating()
+			heartbeat.Wait()
+		}
+		defer func() {
+			endHeartbeat()
+			if lost := context.Cause(ctx); lost != nil && !errors.Is(lost, context.Canceled) {
+				err = errors.Join(err, lost)
+			}
+			// The strategy's restore (run before this, deferred later) ended the hold with the unwrap;
+			// the hold of a strategy that changed nothing else ends here.
+			end := hold.Release
+			if o.once && o.keep && err == nil {
+				end = hold.Keep
+			}
+			endCtx, cancel := context.WithTimeout(context.Background(), restoreTimeout)
+			defer cancel()
+			if endErr := end(endCtx); endErr != nil {
+				err = errors.Join(err, fmt.Errorf("could not release deployment/%s: %v; run `%s` to clean up", d.Name, endErr, restoreCommand(d.Namespace, d.Name)))
+				return
+			}
+			restored()
+		}()
 	}
 	pods, err := client.WatchPods(ctx, d, container)
 	if err != nil {
@@ -96,7 +140,7 @@ func runSync(ctx context.Context, out io.Writer, o syncOptions, connect func() (
 	// (an image's own node_modules stays).
 	remoteExcluded := matcher.Excluded
 	if o.restart {
-		rp, err := planRestart(ctx, out, o, client, d, targets)
+		rp, err := planRestart(ctx, out, o, client, d, targets, identity)
 		if rp != nil && rp.buildDir != "" {
 			defer os.RemoveAll(rp.buildDir)
 		}
@@ -111,18 +155,13 @@ func runSync(ctx context.Context, out io.Writer, o syncOptions, connect func() (
 		}
 		// From the moment Prepare may change the template, every way out restores it (a --keep that
 		// succeeded aside).
-		restored := guardOf(ctx).changing(d.Namespace, d.Name)
 		defer func() {
+			endHeartbeat()
 			if o.once && o.keep && err == nil {
-				restored()
 				fmt.Fprintf(out, "kindling: deployment/%s keeps the restart supervisor (--keep); `%s` undoes it\n", d.Name, restoreCommand(d.Namespace, d.Name))
 				return
 			}
-			restoreErr := restore(out, rp.strategy, d.Namespace, d.Name)
-			if restoreErr == nil {
-				restored()
-			}
-			err = errors.Join(err, restoreErr)
+			err = errors.Join(err, restore(out, rp.strategy, d.Namespace, d.Name))
 		}()
 		if err := rp.strategy.Prepare(ctx); err != nil {
 			return err
@@ -171,6 +210,10 @@ func restore(out io.Writer, s restart.Strategy, namespace, deployment string) er
 		if err == nil {
 			break
 		}
+		var held *restart.HeldError
+		if errors.As(err, &held) {
+			return err // another kindling holds the Deployment now: it is its to restore
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("could not restore deployment/%s: %v; run `%s` to retry", deployment, err, restoreCommand(namespace, deployment))
@@ -184,16 +227,25 @@ func restore(out io.Writer, s restart.Strategy, namespace, deployment string) er
 	return nil
 }
 
-// repair restores a Deployment that a killed kindling left wrapped.
+// repair restores a Deployment that a killed kindling left wrapped or held. A Deployment a live
+// kindling holds is refused (*restart.HeldError); one kept with --keep is left as it is, with a note.
 func repair(ctx context.Context, out io.Writer, client *cluster, d *appsv1.Deployment) error {
 	session, wrapped := restart.WrappedSession(d)
-	if !wrapped {
+	holder := restart.HolderOf(d, time.Now())
+	if !wrapped && holder.Identity == "" {
 		return nil
 	}
-	if _, err := restart.RestoreDeployment(ctx, client.Clientset, d.Namespace, d.Name); err != nil {
+	restored, err := restart.RestoreDeployment(ctx, client.Clientset, d.Namespace, d.Name)
+	var held *restart.HeldError
+	switch {
+	case errors.As(err, &held) && held.Holder.Kept:
+		fmt.Fprintln(out, "kindling: note: "+err.Error())
+		return nil
+	case err != nil:
 		return err
+	case restored:
+		fmt.Fprintf(out, "kindling: restored deployment/%s, left wrapped by an earlier kindling (%s)\n", d.Name, session)
 	}
-	fmt.Fprintf(out, "kindling: restored deployment/%s, left wrapped by an earlier kindling (%s)\n", d.Name, session)
 	return nil
 }
 

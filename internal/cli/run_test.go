@@ -22,6 +22,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/kindling-dev/kindling/internal/kube"
+	"github.com/kindling-dev/kindling/internal/restart"
 	"github.com/kindling-dev/kindling/internal/transport"
 )
 
@@ -211,6 +212,34 @@ func waitOrInterrupt(t *testing.T, done <-chan error, cancel context.CancelFunc,
 			case <-time.After(20 * time.Second):
 				t.Fatalf("the session did not stop within 20s of its context ending:\n%s", out)
 			}
+		}
+	}
+}
+
+// A second session on a Deployment that a live kindling holds refuses at once and changes nothing;
+// so does a plain sync, whose repair would otherwise undo the live session's wrap.
+func TestASecondSessionRefusesALiveHoldersDeployment(t *testing.T) {
+	for _, restartToo := range []bool{true, false} {
+		f := newFakeCluster()
+		d, _ := f.clientset.AppsV1().Deployments("ns").Get(context.Background(), "web", metav1.GetOptions{})
+		d.Annotations = map[string]string{
+			restart.AnnotationHolder:    "laptop pid 7 #abcd",
+			restart.AnnotationHeartbeat: time.Now().Add(-2 * time.Second).UTC().Format(time.RFC3339),
+		}
+		if _, err := f.clientset.AppsV1().Deployments("ns").Update(context.Background(), d, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		before, _ := json.Marshal(d)
+		o := syncOpts(t, true)
+		o.restart = restartToo
+		err := runSync(context.Background(), &syncOut{}, o, f.connect)
+		var held *restart.HeldError
+		if !errors.As(err, &held) || !strings.Contains(err.Error(), "held by another kindling (laptop pid 7") {
+			t.Fatalf("restart=%v: err = %v, want the holder named", restartToo, err)
+		}
+		after, _ := f.clientset.AppsV1().Deployments("ns").Get(context.Background(), "web", metav1.GetOptions{})
+		if got, _ := json.Marshal(after); string(got) != string(before) {
+			t.Errorf("restart=%v: the refused session changed the Deployment:\n%s\n%s", restartToo, got, before)
 		}
 	}
 }

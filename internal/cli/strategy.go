@@ -40,14 +40,15 @@ type restartPlan struct {
 
 // planRestart detects the runtime in a running pod of the Deployment and builds the strategy for it.
 // Nothing in the cluster changes until the caller runs Prepare.
-func planRestart(ctx context.Context, out io.Writer, o syncOptions, client *cluster, d *appsv1.Deployment, t *podTargets) (*restartPlan, error) {
+func planRestart(ctx context.Context, out io.Writer, o syncOptions, client *cluster, d *appsv1.Deployment, t *podTargets, identity string) (*restartPlan, error) {
 	pods, err := t.pods.Runnable(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var procs []runtime.Process
+	var e transport.Execer
 	if len(pods) > 0 {
-		e := client.exec(pods[0].Namespace, pods[0].Name, t.container)
+		e = client.exec(pods[0].Namespace, pods[0].Name, t.container)
 		// An image without a shell cannot be synced into: say so before anything is changed.
 		if _, err := transport.NewShell(e).Probe(ctx); err != nil {
 			return nil, err
@@ -67,15 +68,23 @@ func planRestart(ctx context.Context, out io.Writer, o syncOptions, client *clus
 		fmt.Fprintln(out, "kindling: note: "+n)
 	}
 	p := &restartPlan{}
-	wrapper := func() restart.Strategy {
-		var pid1 []string
-		for _, proc := range procs {
-			if proc.PID == 1 {
-				pid1 = proc.Argv
-			}
+	var pid1 []string
+	for _, proc := range procs {
+		if proc.PID == 1 {
+			pid1 = proc.Argv
 		}
+	}
+	wrapper := func() restart.Strategy {
 		return &restart.Wrapper{Client: client.Clientset, Namespace: d.Namespace, Deployment: d.Name,
-			Options: restart.WrapOptions{Container: t.container, ProcArgv: pid1, Hold: holdFirstStart, Session: session()}}
+			Options: restart.WrapOptions{Container: t.container, ProcArgv: pid1, Hold: holdFirstStart, Session: identity}}
+	}
+	// The wrapper runs pid 1's argv when the template has no command: refuse where that would skip an
+	// entrypoint script's set-up.
+	checkEntrypoint := func(ctx context.Context, e transport.Execer) error {
+		if e == nil {
+			return nil
+		}
+		return restart.CheckEntrypoint(ctx, e, spec, pid1)
 	}
 	strategy := det.Runtime.Strategy
 	if o.buildCmd != "" {
@@ -94,11 +103,15 @@ func planRestart(ctx context.Context, out io.Writer, o syncOptions, client *clus
 			p.strategy = wrapper()
 			break
 		}
-		p.strategy = &fallback{out: out, current: &restart.Signal{Signal: det.Runtime.Signal, Master: restart.MasterPID(det.Process.PID)}, wrapper: wrapper}
-	case runtime.Wrapper:
+		p.strategy = &fallback{out: out, current: &restart.Signal{Signal: det.Runtime.Signal, Master: restart.MasterPID(det.Process.PID)},
+			wrapper: wrapper, check: checkEntrypoint}
+	case runtime.Wrapper, runtime.Build:
+		if err := checkEntrypoint(ctx, e); err != nil {
+			return nil, err
+		}
 		p.strategy = wrapper()
-	case runtime.Build:
-		p.strategy = wrapper()
+	}
+	if strategy == runtime.Build {
 		if err := p.planBuild(ctx, out, o, client, det, pods); err != nil {
 			return p, err
 		}
@@ -161,12 +174,6 @@ func commandLine(spec build.Spec) string {
 	return line
 }
 
-// session names this kindling run on the Deployment it wraps.
-func session() string {
-	host, _ := os.Hostname()
-	return fmt.Sprintf("%s/%d", host, os.Getpid())
-}
-
 // fallback runs a signal reload and, the first time a server does not reload on its signal, switches to
 // the supervisor for good and says so once.
 type fallback struct {
@@ -174,6 +181,8 @@ type fallback struct {
 	mu      sync.Mutex
 	current restart.Strategy
 	wrapper func() restart.Strategy
+	// check refuses a wrap that would lose an entrypoint script's set-up.
+	check   func(context.Context, transport.Execer) error
 	wrapped bool
 }
 
@@ -198,6 +207,9 @@ func (f *fallback) Reload(ctx context.Context, c transport.Execer) (restart.Resu
 	defer f.mu.Unlock()
 	if !f.wrapped {
 		fmt.Fprintf(f.out, "kindling: %v; switching to the restart supervisor (the Deployment rolls out once)\n", err)
+		if err := f.check(ctx, c); err != nil {
+			return restart.Result{}, err
+		}
 		w := f.wrapper()
 		if err := w.Prepare(ctx); err != nil {
 			return restart.Result{}, err
