@@ -225,7 +225,10 @@ func FuzzSession(f *testing.F) {
 		// Every word of either that would run as a command creates a file in canaryDir.
 		var out bytes.Buffer
 		argv := []string{"sh", "-c", `cd "$1" && printf '%s|' "$2" && cat`, "x", canaryDir, arg}
-		if err := s.Exec(context.Background(), argv, bytes.NewReader(input), &out, nil); err != nil {
+		// A session that hangs fails with its input, instead of stalling the fuzzer.
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := s.Exec(ctx, argv, bytes.NewReader(input), &out, nil); err != nil {
 			t.Fatal(err)
 		}
 		if want := arg + "|" + string(input); out.String() != want {
