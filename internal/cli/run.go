@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/kindling-dev/kindling/internal/engine"
 	"github.com/kindling-dev/kindling/internal/ignore"
 	"github.com/kindling-dev/kindling/internal/kube"
+	"github.com/kindling-dev/kindling/internal/plan"
 	"github.com/kindling-dev/kindling/internal/restart"
 	"github.com/kindling-dev/kindling/internal/transport"
 	"github.com/kindling-dev/kindling/internal/watch"
@@ -34,7 +36,7 @@ func runSync(ctx context.Context, out io.Writer, o syncOptions, connect func() (
 	var changes <-chan string
 	if !o.once && !o.dryRun {
 		// The watcher starts before the initial scan so that a save during the scan is not lost.
-		w, err := watch.New(o.src, matcher.Excluded)
+		w, err := watch.New(o.src, watchExcluded(matcher.Excluded, o.src, o.buildOutput))
 		if err != nil {
 			return err
 		}
@@ -192,6 +194,24 @@ func runSync(ctx context.Context, out io.Writer, o syncOptions, connect func() (
 	err = session.Watch(ctx, debouncer.Batches())
 	fmt.Fprintln(out, "kindling: stopped")
 	return err
+}
+
+// watchExcluded is what the watcher ignores: the excludes, and a --build-output inside --src, which each
+// build writes (a change to it would start the next build, forever).
+func watchExcluded(excluded plan.Excluded, src, buildOutput string) plan.Excluded {
+	if buildOutput == "" {
+		return excluded
+	}
+	artifact := buildOutput
+	if !filepath.IsAbs(artifact) {
+		artifact = filepath.Join(src, artifact)
+	}
+	rel, err := filepath.Rel(src, artifact)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return excluded // outside --src: never watched
+	}
+	rel = filepath.ToSlash(rel)
+	return func(p string, isDir bool) bool { return p == rel || excluded(p, isDir) }
 }
 
 // restoreTimeout bounds the clean-up on exit, which runs after the session's context has ended.

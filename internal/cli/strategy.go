@@ -141,16 +141,9 @@ func (p *restartPlan) planBuild(ctx context.Context, out io.Writer, o syncOption
 	} else if spec, err = build.Default(det.Runtime.Language, o.src, platform, tmp); err != nil {
 		return usageError{err}
 	}
-	// The artifact replaces the running executable; without one running, it lands in --dest.
-	target := ""
-	if det.Process != nil {
-		target = runtime.ExecBinaryPath(*det.Process)
-	}
-	if target == "" {
-		target = path.Join(o.dest, filepath.Base(spec.Output))
-		if spec.Collect != "" {
-			target = path.Join(o.dest, filepath.Base(spec.Collect))
-		}
+	target, err := artifactTarget(det.Process, o.dest, spec)
+	if err != nil {
+		return err
 	}
 	name := path.Base(target)
 	fmt.Fprintf(out, "kindling: building for %s with `%s`; the artifact replaces %s\n", platform, commandLine(spec), target)
@@ -158,6 +151,27 @@ func (p *restartPlan) planBuild(ctx context.Context, out io.Writer, o syncOption
 	p.dest = path.Dir(target)
 	p.remoteExcluded = func(rel string, _ bool) bool { return rel != name }
 	return nil
+}
+
+// artifactTarget is where the artifact lands: over the running executable, else in --dest. It is written
+// into its directory like any sync into --dest, staging directory and all, so that directory must pass
+// --dest's checks.
+func artifactTarget(running *runtime.Process, dest string, spec build.Spec) (string, error) {
+	target := ""
+	if running != nil {
+		target = runtime.ExecBinaryPath(*running)
+	}
+	if target == "" {
+		target = path.Join(dest, filepath.Base(spec.Output))
+		if spec.Collect != "" {
+			target = path.Join(dest, filepath.Base(spec.Collect))
+		}
+	}
+	if dir := path.Clean(path.Dir(target)); !path.IsAbs(target) || dir == "/" {
+		return "", usagef("the app's executable %s is not inside a directory kindling may write to (it writes only below a directory other than /): "+
+			"move it in the image (e.g. to /app/%s) or set the container's command to run it from --dest", target, path.Base(target))
+	}
+	return path.Clean(target), nil
 }
 
 func commandLine(spec build.Spec) string {
