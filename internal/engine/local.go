@@ -23,8 +23,9 @@ type Local interface {
 type Dir struct {
 	Src      string
 	Excluded plan.Excluded
-	// HashFile, when set, is the hash cache (plan.LoadHashCache) that spares the first scan reading the
-	// files unchanged since the last session.
+	// HashFile, when set, is the hash cache (plan.LoadHashCache) that each full scan loads and saves
+	// again: the first scan of a session, and one after a failed update. It hashes only the files whose
+	// stat key changed since the cache was saved; rescans of changed paths read those paths and skip it.
 	HashFile string
 	tree     plan.Tree
 	// first is the first scan when StartScan began it; firstErr is its outcome once first is closed.

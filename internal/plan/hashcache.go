@@ -16,9 +16,10 @@ import (
 	"github.com/kindling-dev/kindling/internal/cachefile"
 )
 
-// HashCache remembers, in a file on this machine, the hash of every file a scan read, with the file's
-// stat key: size, mode, inode, and modification and change times. The first scan of a kindling started
-// again reads only the files whose key changed, instead of hashing the whole tree.
+// HashCache remembers, in a file on this machine, the hash of every file a full scan (ScanCached) saw, with
+// the file's stat key: size, mode, inode, and modification and change times. The next full scan, most often
+// the first of a kindling started again, reads only the files whose key changed, instead of hashing the
+// whole tree. Save keeps only what the scans since LoadHashCache saw: deleted and excluded files drop out.
 //
 // A change time cannot be set by any program, but the kernel stamps files with a clock that only
 // advances every few milliseconds, so a file written twice in one tick keeps its key. Entries for files
