@@ -140,7 +140,8 @@ func runSync(ctx context.Context, out io.Writer, o syncOptions, connect func() (
 	}
 	// Excluded paths are left out of the container's manifest too, so they are never deleted there
 	// (an image's own node_modules stays).
-	remoteExcluded := matcher.Excluded
+	// The matcher's rules also prune the directories they exclude whole in the container's own listing.
+	remoteExcludes := transport.ExcludingRules(matcher)
 	if o.restart {
 		rp, err := planRestart(ctx, out, o, client, d, targets, identity)
 		if rp != nil && rp.buildDir != "" {
@@ -153,7 +154,7 @@ func runSync(ctx context.Context, out io.Writer, o syncOptions, connect func() (
 			return err // stopped during detection: nothing was changed
 		}
 		if rp.local != nil {
-			cfg.Local, cfg.Dest, remoteExcluded = rp.local, rp.dest, rp.remoteExcluded
+			cfg.Local, cfg.Dest, remoteExcludes = rp.local, rp.dest, transport.Excluding(rp.remoteExcluded)
 		}
 		// From the moment Prepare may change the template, every way out restores it (a --keep that
 		// succeeded aside).
@@ -182,7 +183,7 @@ func runSync(ctx context.Context, out io.Writer, o syncOptions, connect func() (
 	warn := func(line string) { fmt.Fprintln(out, "kindling: "+line) }
 	manifests := cacheDir("manifests")
 	cfg.NewTransport = func(e transport.Execer) transport.Transport {
-		return transport.NewShell(e, transport.Excluding(remoteExcluded), transport.Warn(warn), transport.Cache(manifests))
+		return transport.NewShell(e, remoteExcludes, transport.Warn(warn), transport.Cache(manifests))
 	}
 	session := engine.New(cfg)
 	fmt.Fprintf(out, "kindling: syncing %s → deployment/%s (container %s) %s in namespace %s\n", o.src, d.Name, container, cfg.Dest, client.Namespace)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -57,6 +58,21 @@ func NewIdentity() string {
 	return fmt.Sprintf("%s pid %d #%x", host, os.Getpid(), id)
 }
 
+// exitedHere tells whether identity names a process of this machine that no longer runs: a kindling
+// killed here is known dead at once, without waiting for its heartbeat to go stale. (A PID reused since
+// looks alive; the heartbeat's age then decides.)
+func exitedHere(identity string) bool {
+	var host string
+	var pid int
+	if _, err := fmt.Sscanf(identity, "%s pid %d", &host, &pid); err != nil || pid <= 0 {
+		return false
+	}
+	if here, err := os.Hostname(); err != nil || here != host {
+		return false
+	}
+	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+}
+
 // Holder is the kindling that holds a Deployment, as the Deployment's annotations say.
 type Holder struct {
 	// Identity is the holder's (see NewIdentity); "" when no kindling holds the Deployment.
@@ -80,7 +96,7 @@ func HolderOf(d *appsv1.Deployment, now time.Time) Holder {
 		return Holder{Identity: id, Kept: true}
 	}
 	at, err := time.Parse(time.RFC3339, beat)
-	if err != nil {
+	if err != nil || exitedHere(id) {
 		return Holder{Identity: id, Age: time.Duration(1<<63 - 1)}
 	}
 	// A heartbeat from the future is a holder whose clock is ahead of ours: alive.

@@ -3,6 +3,9 @@ package restart
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -481,5 +484,34 @@ func TestOnlyTheHolderWrapsAndRestores(t *testing.T) {
 	}
 	if got, want := userView(t, getDeployment(t, client)), userView(t, original); got != want || updates(client) != n+1 {
 		t.Fatalf("after the holder's Restore (%d updates)\n got %s\nwant %s", updates(client)-n, got, want)
+	}
+}
+
+// A holder that was a process of this machine and no longer runs is dead at once, whatever its heartbeat
+// says: a kindling killed here is repaired without waiting for its heartbeat to go stale.
+func TestAHolderThatExitedOnThisMachineIsDeadAtOnce(t *testing.T) {
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	fresh := now.UTC().Format(time.RFC3339)
+	for _, tt := range []struct {
+		identity string
+		live     bool
+	}{
+		{fmt.Sprintf("%s pid %d #abcd", host, gone.Process.Pid), false},
+		{fmt.Sprintf("%s pid %d #abcd", host, os.Getpid()), true},
+		{fmt.Sprintf("elsewhere pid %d #abcd", gone.Process.Pid), true},
+	} {
+		d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{
+			AnnotationHolder: tt.identity, AnnotationHeartbeat: fresh}}}
+		if got := HolderOf(d, now).Live(); got != tt.live {
+			t.Errorf("%s with a fresh heartbeat: live = %v, want %v", tt.identity, got, tt.live)
+		}
 	}
 }
