@@ -176,8 +176,13 @@ func (w *Watcher) watchTree(top string, report func(rel string) bool) error {
 	unwatched := 0
 	err := filepath.WalkDir(filepath.Join(w.root, top), func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if vanished(err) {
+			switch {
+			case vanished(err):
 				return nil // its removal is reported by its parent's watch
+			case errors.Is(err, fs.ErrPermission) && p != w.root:
+				// A directory this user cannot read is skipped: the scan finds it unreadable and the
+				// engine says so; its change of permissions is an event of its parent's.
+				return nil
 			}
 			return fmt.Errorf("cannot watch %s: %w (fix its permissions or exclude it with --exclude)", p, err)
 		}
@@ -210,7 +215,7 @@ func (w *Watcher) watchTree(top string, report func(rel string) bool) error {
 		case errors.Is(err, syscall.ENOSPC):
 			limitErr = err
 			unwatched++
-		case vanished(err):
+		case vanished(err), errors.Is(err, fs.ErrPermission) && p != w.root:
 			return fs.SkipDir
 		case errors.Is(err, fsnotify.ErrClosed):
 			return fs.SkipAll

@@ -423,3 +423,45 @@ func TestNewRejectsNonDirectories(t *testing.T) {
 		}
 	}
 }
+
+// A directory this user may not read is skipped (the scan reports it); the rest is watched. Only the
+// root itself failing is an error.
+func TestUnreadableDirectoryIsSkipped(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"locked/sub", "open"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fsw, err := fsnotify.NewWatcher()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fsw.Close()
+	denied := func(p string) error {
+		if filepath.Base(p) == "locked" || p == root {
+			return fmt.Errorf("add watch: %w", syscall.EACCES)
+		}
+		return fsw.Add(p)
+	}
+	w := &Watcher{root: root, excluded: excludeNodeModulesAndLogs, fs: fsw, dirs: map[string]struct{}{},
+		add: func(p string) error {
+			if p == root {
+				return fsw.Add(p)
+			}
+			return denied(p)
+		}}
+	if err := w.watchTree("", nil); err != nil {
+		t.Fatalf("an unreadable subdirectory failed the watch: %v", err)
+	}
+	if _, ok := w.dirs["open"]; !ok {
+		t.Error("the readable directory is not watched")
+	}
+	if _, ok := w.dirs["locked"]; ok {
+		t.Error("the unreadable directory is listed as watched")
+	}
+	w.add = denied
+	if err := w.watchTree("", nil); err == nil {
+		t.Error("an unreadable root did not fail the watch")
+	}
+}
