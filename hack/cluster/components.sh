@@ -28,6 +28,7 @@ component_cmd() {
   containerd)
     CMD=(containerd --config "$CONF_DIR/containerd.toml") ;;
   kube-apiserver)
+    # shellcheck disable=SC2054 # the commas are inside flag values
     CMD=(kube-apiserver
       --etcd-servers=http://127.0.0.1:2379
       --bind-address=127.0.0.1 --advertise-address="$node_ip" --secure-port=6443

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # (unused here: the settings are for the scripts that source this file)
 # Common settings and helpers of the local-cluster harness (sourced by up, down, status, images/build).
 
 set -euo pipefail
@@ -65,6 +65,7 @@ start_daemon() {
   local name=$1; shift
   mkdir -p "$LOG_DIR" "$PID_DIR"
   rm -f "$PID_DIR/$name.pid"
+  # shellcheck disable=SC2016 # $$ and "$@" are the inner sh's to expand
   setsid sh -c 'echo $$ > "$0"; exec "$@"' "$PID_DIR/$name.pid" "$@" \
     >>"$LOG_DIR/$name.log" 2>&1 </dev/null &
   local i
