@@ -3,12 +3,15 @@
 #   make cluster-down   stop it and clean up (hack/cluster/down)
 #   make test           unit tests (race detector), then the e2e suite against the cluster
 #   make demo           cluster up, deploy examples/hello-python, sync an edit with kindling, show the change
+#   make lint           shellcheck and staticcheck (hack/lint)
+#   make fuzz           every Go fuzz target for FUZZTIME each, on top of its committed seed corpus
 # Set KINDLING_E2E_KUBECONFIG to run the e2e suite (and the demo) against another cluster instead.
 
 GO ?= go
 E2E_TIMEOUT ?= 60m
+FUZZTIME ?= 10s
 
-.PHONY: cluster cluster-down cluster-status test unit e2e demo bench
+.PHONY: cluster cluster-down cluster-status test unit e2e demo bench lint fuzz
 
 cluster:
 	hack/cluster/up
@@ -32,6 +35,21 @@ e2e:
 
 demo:
 	hack/demo.sh
+
+lint:
+	hack/lint
+
+# Every func FuzzX in a _test.go file, found by name so that a new fuzz target is run without a change here.
+# A crasher the fuzzer finds is written to the package's testdata/fuzz and fails the target: commit it, and
+# it runs as a regression test in every go test from then on.
+fuzz:
+	@status=0; for file in $$(grep -rl --include='*_test.go' '^func Fuzz' cmd internal | sort); do \
+	  pkg=./$$(dirname $$file); \
+	  for name in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$file); do \
+	    echo "fuzz: $$name in $$pkg for $(FUZZTIME)"; \
+	    $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || status=1; \
+	  done; \
+	done; exit $$status
 
 # Benchmarks against the classic approach (kubectl cp + kubectl exec kill, raw tar pipe); writes docs/benchmarks.md.
 bench:
