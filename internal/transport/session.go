@@ -339,18 +339,26 @@ func (c *sessionConn) run(ctx context.Context, argv []string, input []byte, stdo
 	if !c.up {
 		return 0, false, errSessionEnded
 	}
+	// The input is written while the output is read: a command may write more than a pipe holds before
+	// it reads its input, and a shell that ends half-way through an input (a dd that read short) may
+	// have output on the way, which its exec delivers before it lets go of the input.
+	written := make(chan error, 1)
 	if len(input) > 0 {
 		if !c.canFeed {
 			return 0, false, errOwnExec
 		}
-		if _, err := c.stdin.Write(request); err != nil {
-			return 0, false, err
-		}
+		go func() {
+			_, err := c.stdin.Write(request)
+			written <- err
+		}()
+	} else {
+		written <- nil
 	}
 	copied := make(chan error, 1)
 	go func() { copied <- c.out.copyUntil(orDiscard(stdout), token) }()
 	code, notFound, err = c.errOut.status(orDiscard(stderr), token)
-	return code, notFound, errors.Join(err, <-copied)
+	// Both end once the status came (the shell read all of the input first) or the shell's streams did.
+	return code, notFound, errors.Join(err, <-copied, <-written)
 }
 
 // sessionExitError is a command's non-zero exit status.

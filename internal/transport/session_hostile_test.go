@@ -3,6 +3,7 @@ package transport
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -241,4 +242,34 @@ func FuzzSession(f *testing.F) {
 			t.Fatalf("%s was created: something ran", fuzzCanary)
 		}
 	})
+}
+
+// TestSessionCommandThatWritesBeforeReadingItsInput: a command that writes more than a pipe holds, on
+// both streams, before it reads its input, and a shell that ends half-way through an input while its
+// output is on the way, do not hang the session: its output is read while the input is written.
+func TestSessionCommandThatWritesBeforeReadingItsInput(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s, _ := newTestSession(t, "")
+	input := strings.Repeat("i", 600_000)
+	var out, errOut bytes.Buffer
+	argv := []string{"sh", "-c", `head -c 300000 /dev/zero; head -c 300000 /dev/zero >&2; wc -c`}
+	if err := s.Exec(ctx, argv, strings.NewReader(input), &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	if out.Len() != 300_000+len("600000\n") || errOut.Len() != 300_000 || !strings.HasSuffix(out.String(), "600000\n") {
+		t.Fatalf("stdout %d bytes (ends %q), stderr %d bytes", out.Len(), out.String()[max(0, out.Len()-8):], errOut.Len())
+	}
+
+	// A dd that reads short ends the shell half-way through the input (at the next line: hence the
+	// newlines), with dd's report on stderr.
+	s, _ = newTestSession(t, hostileContainer(t, "dash", ddReadsShort))
+	lines := strings.Repeat(strings.Repeat("i", 99)+"\n", 6000)
+	start := time.Now()
+	if err := s.Exec(ctx, []string{"cat"}, strings.NewReader(lines), io.Discard, io.Discard); err == nil {
+		t.Fatal("the input was lost, and the command succeeded")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the command failed after %s, want at once", d)
+	}
 }
