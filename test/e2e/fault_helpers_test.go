@@ -143,6 +143,15 @@ func treeDiffs(want, got map[string]string) []string {
 // also fails the test, naming the first differences.
 func converge(t *testing.T, ns, deploy, src, dest string, pods int, timeout time.Duration) (time.Duration, int) {
 	t.Helper()
+	return convergeExcept(t, ns, deploy, src, dest, pods, timeout, nil)
+}
+
+// isStage says whether a path of the container's tree lies in one of kindling's staging directories.
+func isStage(rel string) bool { return strings.HasPrefix(rel, ".kindling-stage.") }
+
+// convergeExcept is converge leaving out the container's paths for which skip (if not nil) is true.
+func convergeExcept(t *testing.T, ns, deploy, src, dest string, pods int, timeout time.Duration, skip func(rel string) bool) (time.Duration, int) {
+	t.Helper()
 	m, err := ignore.New(src, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -166,7 +175,7 @@ func converge(t *testing.T, ns, deploy, src, dest string, pods int, timeout time
 				return false
 			}
 			for rel := range got {
-				if m.Excluded(rel, got[rel] == "dir") {
+				if m.Excluded(rel, got[rel] == "dir") || skip != nil && skip(rel) {
 					delete(got, rel)
 				}
 			}
