@@ -14,7 +14,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/util/retry"
 
 	"github.com/kindling-dev/kindling/internal/clock"
 )
@@ -171,7 +170,7 @@ type Hold struct {
 // when identity holds it already; otherwise it changes nothing and returns a *HeldError.
 func Acquire(ctx context.Context, client kubernetes.Interface, namespace, name, identity string, clk clock.Clock) (*Hold, error) {
 	h := &Hold{Identity: identity, client: client, namespace: namespace, name: name, clock: clk}
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	err := retryOnConflict(func() error {
 		d, err := client.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -255,7 +254,7 @@ func (h *Hold) end(ctx context.Context, change func(*appsv1.Deployment)) error {
 // does not.
 func (h *Hold) ifHeld(ctx context.Context, change func(*appsv1.Deployment)) error {
 	deployments := h.client.AppsV1().Deployments(h.namespace)
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	err := retryOnConflict(func() error {
 		d, err := deployments.Get(ctx, h.name, metav1.GetOptions{})
 		if err != nil {
 			return err

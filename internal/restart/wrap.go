@@ -232,7 +232,7 @@ type WrapOptions struct {
 // them and sends that request while the rollout is still in progress.
 func WrapDeployment(ctx context.Context, client kubernetes.Interface, namespace, name string, opts WrapOptions) (*appsv1.Deployment, error) {
 	var stored *appsv1.Deployment
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	err := retryOnConflict(func() error {
 		d, err := client.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -310,7 +310,7 @@ func RestoreDeploymentAs(ctx context.Context, client kubernetes.Interface, names
 		now = opts.Clock.Now
 	}
 	restored := false
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	err := retryOnConflict(func() error {
 		d, err := client.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -379,4 +379,20 @@ func recordedOriginal(d *appsv1.Deployment) (*corev1.PodTemplateSpec, string, er
 		return nil, "", fmt.Errorf("annotation %s is not a pod template (%v); remove it and restore the template by hand", AnnotationOriginal, err)
 	}
 	return &original, d.Annotations[AnnotationContainer], nil
+}
+
+// retryOnConflict runs fn again while it fails with a conflict, like retry.RetryOnConflict, whose error
+// it keeps: client-go's returns nil when fn fails with a cancelled context (it takes the context's error
+// for its own give-up and reports the last conflict, of which there was none), and a caller that went on
+// as if fn had succeeded would use what fn never set.
+func retryOnConflict(fn func() error) error {
+	var last error
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		last = fn()
+		return last
+	})
+	if err == nil {
+		return last
+	}
+	return err
 }

@@ -3,6 +3,7 @@ package restart
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -379,5 +380,33 @@ func TestRestoreDeploymentRejectsACorruptRecord(t *testing.T) {
 	_, err := RestoreDeployment(context.Background(), fake.NewClientset(d), ns, name)
 	if err == nil || !strings.Contains(err.Error(), "annotation kindling.dev/original-template is not a pod template") {
 		t.Fatalf("error %v", err)
+	}
+}
+
+// A context cancelled while WrapDeployment reads the Deployment (Ctrl-C during the start-up) is an error,
+// not a success with nothing stored: client-go's RetryOnConflict takes the cancellation for its own give-up
+// and returns nil (seen on the cluster as a nil pointer in Wrapper.Prepare).
+func TestWrapDeploymentWithACancelledContextFails(t *testing.T) {
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns"},
+		Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+			Containers: []corev1.Container{{Name: "app", Command: []string{"python3", "app.py"}}}}}},
+	}
+	client := fake.NewClientset(d)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	client.PrependReactor("get", "deployments", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, ctx.Err()
+	})
+	stored, err := WrapDeployment(ctx, client, "ns", "web", WrapOptions{Container: "app", Session: "me"})
+	if err == nil || stored != nil {
+		t.Fatalf("WrapDeployment with a cancelled context = %v, %v; want an error", stored, err)
+	}
+	w := &Wrapper{Client: client, Namespace: "ns", Deployment: "web", Options: WrapOptions{Container: "app", Session: "me"}}
+	if err := w.Prepare(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Prepare with a cancelled context = %v, want context.Canceled", err)
+	}
+	if _, err := RestoreDeploymentAs(ctx, client, "ns", "web", RestoreOptions{Identity: "me"}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("restore with a cancelled context = %v, want context.Canceled", err)
 	}
 }

@@ -97,20 +97,22 @@ func TestUnreadableLocalFileIsSkippedNotDeleted(t *testing.T) {
 	pod := Pod(t, ns, deploy)
 	// notes.txt is readable: it is synced; the edits after it too, while the unreadable ones stay.
 	WriteLocalFile(t, src, "notes.txt", "notes v2\n", 0o644)
+	cat := func(file string) string {
+		out, _, _ := Exec(t, ns, pod, "app", []string{"cat", "/app/" + file}, nil)
+		return out
+	}
 	Eventually(t, 30*time.Second, 200*time.Millisecond, func() error {
-		tree := ReadTree(t, ns, pod, "app", "/app")
-		if !strings.Contains(tree["notes.txt"], "notes v2") {
-			return fmt.Errorf("notes.txt not synced: %q", tree["notes.txt"])
+		if got := cat("notes.txt"); got != "notes v2\n" {
+			return fmt.Errorf("notes.txt not synced: %q", got)
 		}
 		return nil
 	})
 	time.Sleep(2 * time.Second) // past the engine's retry interval
-	tree := ReadTree(t, ns, pod, "app", "/app")
-	if !strings.Contains(tree["secret.txt"], "the container's secret") {
-		t.Errorf("the container's copy of the unreadable secret.txt changed or went: %q", tree["secret.txt"])
+	if got := cat("secret.txt"); got != "the container's secret\n" {
+		t.Errorf("the container's copy of the unreadable secret.txt changed or went: %q", got)
 	}
-	if _, ok := tree["server.py"]; !ok {
-		t.Errorf("server.py was deleted from the container: %v", tree)
+	if got := cat("server.py"); got != pythonServer {
+		t.Errorf("server.py changed or went: %q", got)
 	}
 	if strings.Contains(p.Output(), "deleted (") && !strings.Contains(p.Output(), " 0 deleted") {
 		t.Errorf("kindling deleted something:\n%s", p.Output())
@@ -122,7 +124,14 @@ func TestUnreadableLocalFileIsSkippedNotDeleted(t *testing.T) {
 // out, during the initial sync, once watching — each leaves the pod template byte-identical, with no
 // kindling annotation and no Go stack trace.
 func TestStopAtAnyMomentOfStartUpRestoresTheTemplate(t *testing.T) {
-	moments := []time.Duration{100 * time.Millisecond, 300 * time.Millisecond, 700 * time.Millisecond, 1500 * time.Millisecond, 0}
+	// A moment is a time after the start, or the first output that contains a text: detection done (the
+	// wrap comes next), the wrap done (the rollout and initial sync under way), watching.
+	type moment struct {
+		after time.Duration
+		seen  string
+	}
+	moments := []moment{{after: 100 * time.Millisecond}, {after: 400 * time.Millisecond}, {seen: "kindling: runtime "},
+		{seen: "kindling: syncing "}, {seen: "watching"}}
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
 		t.Run(sig.String(), func(t *testing.T) {
 			t.Parallel()
@@ -134,10 +143,10 @@ func TestStopAtAnyMomentOfStartUpRestoresTheTemplate(t *testing.T) {
 			src := a.source(t)
 			for _, after := range moments {
 				p := startKindling(t, "sync", "-d", deploy, "-n", ns, "--src", src, "--restart", "--debounce", "100ms")
-				if after == 0 {
-					waitOutput(t, p, "watching")
+				if after.seen != "" {
+					waitOutput(t, p, after.seen)
 				} else {
-					time.Sleep(after)
+					time.Sleep(after.after)
 				}
 				_ = p.cmd.Process.Signal(sig)
 				select {
