@@ -45,9 +45,10 @@ func (s *Shell) Apply(ctx context.Context, dest string, p plan.Plan, src Source)
 	if err != nil {
 		return Stats{}, err
 	}
-	if !canTar(tools) && !canFill(tools) {
-		return Stats{}, fmt.Errorf("%s has neither tar nor dd (missing: %s): kindling cannot write files there; add tar to the image",
-			s.exec.Target(), missing(tools, "tar", "dd", "mkdir", "mv", "rm", "ln", "chmod"))
+	if !canTar(tools) {
+		if err := noFill(s.exec.Target(), tools); err != nil {
+			return Stats{}, err
+		}
 	}
 	// What is about to change makes the kept listing of dest stale, however this call ends.
 	cache := s.cache(dest)
@@ -92,6 +93,24 @@ func (s *Shell) Apply(ctx context.Context, dest string, p plan.Plan, src Source)
 		return Stats{Bytes: sent}, err
 	}
 	return Stats{Written: len(p.Writes) + len(p.Symlinks), Deleted: len(p.Deletes), Bytes: sent}, nil
+}
+
+// noFill says why a container without tar cannot be written to with sh and dd either (fillScript); nil
+// when it can. It is known from the probe, before anything is written.
+func noFill(target string, t map[string]bool) error {
+	switch {
+	case canFill(t):
+		return nil
+	case !all(t, "dd", "mkdir", "mv", "rm", "ln", "chmod"):
+		return fmt.Errorf("%s has neither tar nor dd (missing: %s): kindling cannot write files there; add tar to the image",
+			target, missing(t, "tar", "dd", "mkdir", "mv", "rm", "ln", "chmod"))
+	case !t[ddFullblock]:
+		// Without whole blocks a file's bytes may end up in the next file. No exact way is left: head
+		// reads ahead on a pipe, and sh's read drops NUL bytes.
+		return fmt.Errorf("%s has no tar and its dd cannot read exact blocks (iflag=fullblock): add tar (or GNU coreutils / a newer BusyBox) to the image", target)
+	default:
+		return fmt.Errorf("%s has no tar, and neither stat nor wc to check the size of the files dd writes: add tar to the image", target)
+	}
 }
 
 // cachedApply is the number of files from which an Apply records what it wrote in the hash cache, so

@@ -8,7 +8,7 @@ package transport
 // text. They use POSIX sh and options that GNU coreutils/findutils/tar and BusyBox share.
 
 // probeTools are the commands Shell may use; the probe reports which of them the container has.
-var probeTools = []string{"tar", "find", "xargs", "stat", "sha256sum", "readlink", "mkdir", "mv", "rm", "ln", "chmod", "dd"}
+var probeTools = []string{"tar", "find", "xargs", "stat", "sha256sum", "readlink", "mkdir", "mv", "rm", "ln", "chmod", "dd", "wc"}
 
 // probeDone ends the probe's output, so that a shell that died half-way is not mistaken for missing tools.
 const probeDone = "kindling-probe-done"
@@ -17,10 +17,19 @@ const probeDone = "kindling-probe-done"
 // path's stat in one pass.
 const findPrintf = "find-printf"
 
+// ddFullblock is the probe's name for a dd whose iflag=fullblock works: its reads of a pipe fill whole
+// blocks. Only such a dd can cut a stream into files of exact sizes (fillScript), or hand a Session's
+// command exactly its stdin.
+const ddFullblock = "dd-fullblock"
+
 // probeScript prints, one per line, the names among its arguments that are commands in the container,
-// and findPrintf when find has -printf.
+// findPrintf when find has -printf, and ddFullblock when dd reads 3 bytes whole with iflag=fullblock (a
+// dd without it, older BusyBox or toybox, fails or prints nothing). That proves the flag is taken, not
+// that every read is whole: what a dd that ignores it lets through short is caught where the bytes
+// land (the session's secret line, fillScript's sizes).
 const probeScript = `for t; do command -v "$t" >/dev/null 2>&1 && printf '%s\n' "$t"; done
 find / -maxdepth 0 -printf '' >/dev/null 2>&1 && echo ` + findPrintf + `
+[ "$( { printf abc | dd bs=3 count=1 iflag=fullblock; } 2>/dev/null)" != abc ] || echo ` + ddFullblock + `
 echo ` + probeDone
 
 // manifestHeader starts the manifest of a dest that exists; no output at all means it does not.
@@ -241,15 +250,27 @@ shift
 // fillScript is the way to fill the staging directory when the container has no tar: arguments after
 // dest and the staging directory name are triples "d - path" (directory), "l target path" (symlink),
 // "f size path" or "x size path" (file, x = executable), and stdin holds the files' contents back to
-// back. dd reads each file's exact size; head cannot, since BusyBox's head reads ahead on a pipe. The
-// staging directory is kept for the next call unless this one fails.
+// back. dd reads each file's exact size in blocks of 64 KiB and one for the rest; head cannot, since
+// BusyBox's head reads ahead on a pipe. Apply only runs it where the probe found ddFullblock.
+//
+// A dd that takes iflag=fullblock but ignores it reads a pipe short: that file comes out short, and the
+// rest of it is taken for the next files. So the size of every file is checked once all are written
+// (one stat for all of them; wc where there is no stat): dd never writes more than it was asked for,
+// so equal sizes mean that every file got exactly its own bytes. Any other size fails the call (exit
+// 91, the staging directory removed) before anything is committed. The files checked are kept at the
+// end of "$@" as the triples are shifted off. The staging directory is kept for the next call unless
+// this one fails.
 const fillScript = stagePrelude + `filled=
 trap '[ "$filled" = 1 ] || rm -rf -- "$S"' EXIT
 copy() {
 	if [ $(($1 / 65536)) -gt 0 ]; then dd bs=65536 count=$(($1 / 65536)) iflag=fullblock status=none || return; fi
 	if [ $(($1 % 65536)) -gt 0 ]; then dd bs=$(($1 % 65536)) count=1 iflag=fullblock status=none || return; fi
 }
-while [ $# -ge 3 ]; do
+nl='
+'
+want=
+i=$(($# / 3))
+while [ $i -gt 0 ]; do
 	p=$S/$3
 	case $1 in
 	d) mkdir -p -- "$p" ;;
@@ -257,8 +278,23 @@ while [ $# -ge 3 ]; do
 	f) copy "$2" >"$p" ;;
 	x) copy "$2" >"$p" && chmod 755 "$p" ;;
 	esac || exit 91
+	case $1 in
+	f | x) set -- "$@" "$p" && want=$want$2$nl ;;
+	esac
 	shift 3
+	i=$((i - 1))
 done
+if [ $# -gt 0 ] && [ "$(stat -c %s -- "$@" 2>/dev/null)$nl" != "$want" ]; then
+	for p; do
+		n=${want%%"$nl"*}
+		want=${want#*"$nl"}
+		s=$(stat -c %s -- "$p" 2>/dev/null || wc -c <"$p")
+		s=${s##* }
+		[ "$s" = "$n" ] && continue
+		printf 'dd read short: a file of %s bytes came out with %s (its iflag=fullblock does not fill whole blocks); nothing was changed: add tar to the image\n' "$n" "${s:-no size}" >&2
+		exit 91
+	done
+fi
 filled=1`
 
 // commitScript commits a staging directory filled by earlier fillScript calls.

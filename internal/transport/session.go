@@ -64,10 +64,10 @@ func (s *Session) Close() error {
 }
 
 // sessionScript is the shell at the other end. Its first argument is the session's secret (see
-// sessionConn), the others the tools for probeScript. Its first line says whether it can hand a command
-// its stdin (that takes a dd with a working iflag=fullblock); the lines of probeScript follow, so that a
-// Shell on a Session learns the tools with the greeting instead of a command of its own. Then it reads
-// one command per line:
+// sessionConn), the others the tools for probeScript. Its first line is a greeting; the lines of
+// probeScript follow, so that a Shell on a Session learns the tools with the greeting instead of a
+// command of its own, and the session whether it can hand a command its stdin (that takes ddFullblock).
+// Then it reads one command per line:
 //
 //	SECRET TOKEN SIZE ARGV...
 //
@@ -90,9 +90,7 @@ nl='
 '
 x=
 command -v env >/dev/null 2>&1 && x=env
-feed=no
-[ "$( { printf abc | dd bs=3 count=1 iflag=fullblock; } 2>/dev/null)" != abc ] || feed=yes
-printf 'kindling-session %s\n' "$feed"
+echo ` + sessionHello + `
 ` + probeScript + `
 feed() {
 	[ $(($1 / 65536)) -eq 0 ] || dd bs=65536 count=$(($1 / 65536)) iflag=fullblock 2>/dev/null
@@ -130,7 +128,7 @@ while IFS= read -r line; do
 	printf '%s %s\n' "$t" "$s" >&2
 done`
 
-const sessionHello = "kindling-session "
+const sessionHello = "kindling-session"
 
 var errSessionEnded = errors.New("the shell session ended")
 
@@ -145,8 +143,8 @@ type sessionConn struct {
 	done        chan struct{} // closed when the shell's exec returned; err is set then
 	err         error
 	// greeted is closed once the shell's greeting was read, or the stream ended first. up says the first
-	// line was the greeting, and canFeed what it said; badGreeting is set when it was something else.
-	// tools are the probe's answer that follows it, nil when it did not come whole.
+	// line was the greeting; badGreeting is set when it was something else. tools are the probe's answer
+	// that follows it, nil when it did not come whole; canFeed says it found ddFullblock.
 	greeted     chan struct{}
 	up, canFeed bool
 	badGreeting error
@@ -273,12 +271,13 @@ func (s *Session) start() *sessionConn {
 		hello, err := c.out.r.ReadString('\n')
 		switch {
 		case err != nil: // the stream ended: ended tells why
-		case !strings.HasPrefix(hello, sessionHello):
+		case hello != sessionHello+"\n":
 			c.badGreeting = fmt.Errorf("starting a shell session in %s: unexpected output %q", s.base.Target(), hello)
 			c.stop()
 		default:
-			c.up, c.canFeed = true, strings.TrimSpace(strings.TrimPrefix(hello, sessionHello)) == "yes"
+			c.up = true
 			c.tools = readProbe(c.out.r)
+			c.canFeed = c.tools[ddFullblock] // the very check Apply trusts to write files with dd
 		}
 	}()
 	return c

@@ -177,8 +177,12 @@ func isCommandNotFound(err error) bool {
 
 // How a container's tools decide what Shell can do.
 func canTar(t map[string]bool) bool      { return all(t, "tar", "mkdir", "mv", "rm") }
-func canFill(t map[string]bool) bool     { return all(t, "dd", "mkdir", "mv", "rm", "ln", "chmod") }
 func canManifest(t map[string]bool) bool { return all(t, "find", "xargs", "stat") }
+
+// canFill: see fillScript, which needs a dd that reads whole blocks and a way to check file sizes.
+func canFill(t map[string]bool) bool {
+	return all(t, "dd", ddFullblock, "mkdir", "mv", "rm", "ln", "chmod") && (t["stat"] || t["wc"])
+}
 
 func all(t map[string]bool, names ...string) bool {
 	for _, n := range names {
