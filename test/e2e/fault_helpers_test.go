@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -315,22 +314,43 @@ func median(ds []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
-// servedAfter polls GET / on localPort (a port-forward to one pod) until the body contains want and
-// returns the time since from; it fails the test after timeout.
-func servedAfter(t *testing.T, localPort int, want string, from time.Time, timeout time.Duration) time.Duration {
+// bodyWatcherPy runs in a container (for up to 10 minutes) and GETs http://127.0.0.1:8080/ every 10 ms;
+// each time the body changes it prints "BODY <unix time in seconds> <body>". The container shares the
+// machine's clock with the test.
+const bodyWatcherPy = `import time, urllib.request
+print("READY", flush=True)
+last, end = None, time.time() + 600
+while time.time() < end:
+    try:
+        body = urllib.request.urlopen("http://127.0.0.1:8080/", timeout=1).read().decode().strip()
+    except Exception:
+        body = None
+    if body is not None and body != last:
+        print("BODY %.3f %s" % (time.time(), body), flush=True)
+        last = body
+    time.sleep(0.01)
+`
+
+// servedSince waits until the watcher (bodyWatcherPy) saw want served and returns the time from from to
+// then; it fails the test after timeout.
+func servedSince(t *testing.T, watcher *podScript, want string, from time.Time, timeout time.Duration) time.Duration {
 	t.Helper()
-	var last string
-	ok := poll(t.Context(), timeout, 20*time.Millisecond, func() bool {
-		c, cancel := context.WithTimeout(t.Context(), 2*time.Second)
-		defer cancel()
-		status, body, err := HTTPGetLocal(c, localPort, "/")
-		last = fmt.Sprintf("status %d body %q err %v", status, body, err)
-		return err == nil && status == 200 && strings.Contains(body, want)
+	var at time.Time
+	Eventually(t, timeout, 20*time.Millisecond, func() error {
+		for _, line := range strings.Split(watcher.out.String(), "\n") {
+			f := strings.SplitN(line, " ", 3)
+			if len(f) == 3 && f[0] == "BODY" && f[2] == want {
+				sec, err := strconv.ParseFloat(f[1], 64)
+				if err != nil {
+					return err
+				}
+				at = time.UnixMilli(int64(sec * 1000))
+				return nil
+			}
+		}
+		return fmt.Errorf("%q not served yet; the app served:\n%s", want, watcher.out.String())
 	})
-	if !ok {
-		t.Fatalf("%q not served within %v: %s", want, timeout, last)
-	}
-	return time.Since(from)
+	return at.Sub(from)
 }
 
 func durs(ds []time.Duration) string {

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // TestFault breaks the cluster and the containers on purpose while a kindling session runs, and requires
@@ -399,13 +400,12 @@ func faultExecCutMidTransfer(t *testing.T) {
 			checks, cut.Sub(written).Round(10*time.Millisecond), len(leftovers), len(lines), lines))
 }
 
-// scaleTo sets the Deployment's replicas.
+// scaleTo sets the Deployment's replicas with a patch: kindling updates the Deployment meanwhile (its
+// hold's heartbeat), so an update of a copy read earlier could conflict.
 func scaleTo(t *testing.T, ns, deploy string, n int32) {
 	t.Helper()
-	scale, err := Clientset().AppsV1().Deployments(ns).GetScale(t.Context(), deploy, metav1.GetOptions{})
-	must(t, err)
-	scale.Spec.Replicas = n
-	_, err = Clientset().AppsV1().Deployments(ns).UpdateScale(t.Context(), deploy, scale, metav1.UpdateOptions{})
+	patch := fmt.Sprintf(`{"spec":{"replicas":%d}}`, n)
+	_, err := Clientset().AppsV1().Deployments(ns).Patch(t.Context(), deploy, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
 	must(t, err)
 }
 
@@ -413,12 +413,14 @@ func scaleTo(t *testing.T, ns, deploy string, n int32) {
 type editor struct {
 	mu   sync.Mutex
 	last string
+	once sync.Once
 	stop chan struct{}
 	done chan struct{}
 }
 
 func startEditor(t *testing.T, src, prefix string) *editor {
 	e := &editor{stop: make(chan struct{}), done: make(chan struct{})}
+	t.Cleanup(func() { e.Stop() }) // before the source directory goes
 	go func() {
 		defer close(e.done)
 		for i := 1; ; i++ {
@@ -446,7 +448,7 @@ func startEditor(t *testing.T, src, prefix string) *editor {
 
 // Stop ends the edits and returns the last message written.
 func (e *editor) Stop() string {
-	close(e.stop)
+	e.once.Do(func() { close(e.stop) })
 	<-e.done
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -581,13 +583,16 @@ func faultSlowContainer(t *testing.T) {
 	ns, deploy, src, p := faultSession(t, 2)
 	pods := Pods(t, ns, deploy)
 	fast, slow := pods[0].Name, pods[1].Name
-	local, _ := PortForward(t, ns, fast, 8080)
+	// The fast replica is watched from inside: a port-forward ends with the first connection the app's
+	// restart resets, and a new one per request would add its own set-up to every measurement.
+	watcher := runPyInPod(t, ns, fast, bodyWatcherPy)
 	edits := 0
 	saveToServing := func() time.Duration {
 		edits++
 		msg := fmt.Sprintf("slow-case edit %d", edits)
+		saved := time.Now()
 		setMsg(t, src, msg)
-		return servedAfter(t, local, msg, time.Now(), 60*time.Second)
+		return servedSince(t, watcher, msg, saved, 60*time.Second)
 	}
 	var baseline []time.Duration
 	for range 3 {
