@@ -46,8 +46,11 @@ func ParseProcs(out []byte) ([]Process, error) {
 	self := -1
 	var procs []Process
 	var raw [][]byte // the command line of each process, as read
+	// headerOpen: the last header's closing NUL was taken as the start of a frame, because the command
+	// line after it begins with "kindling-"; what follows belongs to that command line, from "kindling-".
+	headerOpen := false
 	for i, rec := range bytes.Split(out, []byte(frame)) {
-		head, cmdline, _ := bytes.Cut(rec, []byte{0})
+		head, cmdline, closed := bytes.Cut(rec, []byte{0})
 		if i > 0 {
 			if pid, ok := selfHeader(head); ok {
 				self = pid
@@ -56,13 +59,19 @@ func ParseProcs(out []byte) ([]Process, error) {
 			if p, ok := procHeader(head); ok {
 				procs = append(procs, p)
 				raw = append(raw, cmdline)
+				headerOpen = !closed
 				continue
 			}
 		}
 		if len(raw) > 0 {
 			last := len(raw) - 1
-			raw[last] = append(append(raw[last], frame...), rec...)
+			join := frame
+			if headerOpen {
+				join = frame[1:]
+			}
+			raw[last] = append(append(raw[last], join...), rec...)
 		}
+		headerOpen = false
 	}
 	for i := range procs {
 		procs[i].Argv = splitCmdline(raw[i])
