@@ -170,6 +170,8 @@ func (s *Session) Watch(ctx context.Context, batches <-chan watch.Batch) error {
 				fmt.Fprintf(s.cfg.Out, "kindling: %v\n", err)
 				continue
 			}
+			// What a save leads to is news, even when it fails as the previous one did (a crash again).
+			reported = ""
 			err = s.flush(ctx, start, "")
 		case <-s.cfg.Targets.Changed():
 			start := s.cfg.Clock.Now()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -222,5 +223,46 @@ func TestSlowContainerIsLeftBehindAndCaughtUp(t *testing.T) {
 	}
 	if d := plan.FirstDifference(slow.tree, localTree(t, src)); d != "" {
 		t.Errorf("slow, once caught up: %s", d)
+	}
+}
+
+// failingReloader fails every reload the same way, as an app that crashes at start does.
+type failingReloader struct{}
+
+func (failingReloader) Reload(context.Context, transport.Execer) (string, error) {
+	return "", errors.New("the app exited with status 1")
+}
+
+// The same failure of retries is said once, but every save that fails is said: a silent save would pass
+// for a working one.
+func TestEverySaveThatFailsIsReported(t *testing.T) {
+	src := t.TempDir()
+	writeFile(t, src, "app.py", "v1")
+	c := &memContainer{name: "c", tree: plan.Tree{}}
+	out := &lockedBuffer{}
+	targets := &fakeTargets{containers: []*memContainer{c}, changed: make(chan struct{})}
+	s := newSession(t, src, targets, out)
+	s.cfg.Reloader = failingReloader{}
+	fake := s.cfg.Clock.(*clock.Fake)
+	batches := make(chan watch.Batch)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Watch(ctx, batches) }()
+	targets.set(c) // (pod events are taken once the previous one is handled: they pace the test)
+	for range 3 { // retries of the initial sync's failure
+		fake.Advance(retryAfter)
+		targets.set(c)
+	}
+	for i := range 3 { // three saves that crash the app again
+		writeFile(t, src, "app.py", fmt.Sprint("v", i+2))
+		batches <- watch.Batch{Paths: []string{"app.py"}}
+		targets.set(c)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out.String(), "exited with status 1"); n != 4 {
+		t.Errorf("the failure was said %d times, want 4 (the initial sync once, then each save):\n%s", n, out)
 	}
 }
