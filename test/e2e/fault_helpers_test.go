@@ -251,6 +251,21 @@ func errorLines(out string) []string {
 	return errs
 }
 
+var podsSynced = regexp.MustCompile(`→ (\d+)/(\d+) pods`)
+
+// failureLines is errorLines plus the summary lines of syncs that reached fewer pods than they
+// targeted ("→ 0/2 pods"): during an outage both say the same thing to the user, that syncs fail.
+func failureLines(out string) []string {
+	errs := errorLines(out)
+	for _, line := range strings.Split(out, "\n") {
+		line = strings.TrimSpace(line)
+		if m := podsSynced.FindStringSubmatch(line); m != nil && clockPrefix.MatchString(line) && m[1] != m[2] {
+			errs = append(errs, line)
+		}
+	}
+	return errs
+}
+
 // since returns what kindling printed after the first mark bytes of its output.
 func since(p *syncProc, mark int) string {
 	out := p.Output()

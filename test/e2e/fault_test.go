@@ -65,9 +65,15 @@ const maxErrorLines = 3
 
 func checkErrorLines(t *testing.T, what, out string, limit int) []string {
 	t.Helper()
-	lines := errorLines(out)
+	return checkLines(t, what, errorLines(out), limit)
+}
+
+func checkLines(t *testing.T, what string, lines []string, limit int) []string {
+	t.Helper()
 	if len(lines) > limit {
 		t.Errorf("%s: kindling printed %d error lines (at most %d expected):\n  %s", what, len(lines), limit, strings.Join(lines, "\n  "))
+	} else if len(lines) > 0 {
+		t.Logf("%s: kindling printed %d error lines:\n  %s", what, len(lines), strings.Join(lines, "\n  "))
 	}
 	return lines
 }
@@ -116,11 +122,13 @@ func faultAPIServerRestart(t *testing.T) {
 	converged, divergent := converge(t, ns, deploy, src, "/app", 2, 90*time.Second)
 	waitServing(t, ns, deploy, 2, want, 60*time.Second)
 	served := time.Since(back)
-	lines := checkErrorLines(t, "while the API server was down", since(p, mark), maxErrorLines)
+	// Issue 14: while the API server is down the user sees one line saying the cluster is unreachable and
+	// that kindling retries, not a line per save or per retry.
+	lines := checkLines(t, "while the API server was down", failureLines(since(p, mark)), maxErrorLines)
 	p.Stop(t, syscall.SIGINT) // still running, and restores the Deployment
 	report(t, fmt.Sprintf("kube-apiserver stopped %s (SIGTERM, SIGKILL after 3 s) + %s to start, during 12 s of edits (4/s)",
 		downFor.Round(100*time.Millisecond), startTook.Round(100*time.Millisecond)), converged, divergent,
-		fmt.Sprintf("both replicas serve %q %s after the API server was back; %d error lines: %q", want, served.Round(10*time.Millisecond), len(lines), lines))
+		fmt.Sprintf("both replicas serve %q %s after the API server was back; %d error or failed-sync lines", want, served.Round(10*time.Millisecond), len(lines)))
 }
 
 // containerIDs maps each pod of deploy to its container's ID and restart count.
@@ -160,12 +168,12 @@ func faultKubeletRestart(t *testing.T) {
 	if after := containerIDs(t, ns, deploy); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Errorf("the pods or containers changed across the kubelet restart:\nbefore %v\nafter  %v", before, after)
 	}
-	lines := checkErrorLines(t, "while the kubelet was down", since(p, mark), maxErrorLines)
+	lines := checkLines(t, "while the kubelet was down", failureLines(since(p, mark)), maxErrorLines)
 	p.Stop(t, syscall.SIGINT)
 	report(t, fmt.Sprintf("kubelet stopped %s + %s to start (node Ready), an edit made while it was down",
 		downFor.Round(100*time.Millisecond), startTook.Round(100*time.Millisecond)), converged, divergent,
-		fmt.Sprintf("the edit served %s after the kubelet was back, the next one in %s; same containers; %d error lines: %q",
-			served.Round(10*time.Millisecond), afterEdit.Round(10*time.Millisecond), len(lines), lines))
+		fmt.Sprintf("the edit served %s after the kubelet was back, the next one in %s; same containers; %d error or failed-sync lines",
+			served.Round(10*time.Millisecond), afterEdit.Round(10*time.Millisecond), len(lines)))
 }
 
 // selfChecking returns a file of size bytes (at least 100) whose first line states its length and the
@@ -396,8 +404,8 @@ func faultExecCutMidTransfer(t *testing.T) {
 	p.Stop(t, syscall.SIGINT)
 	report(t, fmt.Sprintf("SIGKILL of kindling's shells and tar in both pods while %d files (%d MB) were written (%s)",
 		files, files*size/1_000_000, strings.Join(cuts, "; ")), converged, divergent,
-		fmt.Sprintf("%d whole-file checks of final names during the transfer, 0 partial; cut %s after the save; staging directories left in dest: %d; %d error lines: %q",
-			checks, cut.Sub(written).Round(10*time.Millisecond), len(leftovers), len(lines), lines))
+		fmt.Sprintf("%d whole-file checks of final names during the transfer, 0 partial; cut %s after the save; staging directories left in dest: %d; %d error lines",
+			checks, cut.Sub(written).Round(10*time.Millisecond), len(leftovers), len(lines)))
 }
 
 // scaleTo sets the Deployment's replicas with a patch: kindling updates the Deployment meanwhile (its
@@ -521,8 +529,8 @@ func faultPodDeletedAndScaled(t *testing.T) {
 	all := errorLines(since(p, mark))
 	p.Stop(t, syscall.SIGINT)
 	report(t, "a pod deleted (grace 0) during edits, then scaled 2 → 1 → 3 → 1 during edits", total, maxDivergent,
-		fmt.Sprintf("per step after the edits stopped: %s; %d pods gone, %d error lines naming them, %d error lines in all: %q",
-			strings.Join(steps, "; "), len(gone), len(aboutGone), len(all), all))
+		fmt.Sprintf("per step after the edits stopped: %s; %d pods gone, %d error lines naming them, %d error lines in all",
+			strings.Join(steps, "; "), len(gone), len(aboutGone), len(all)))
 }
 
 // faultCrashLoop saves three versions of the app that exit at start (a syntax error), then a fixed one.
@@ -573,8 +581,8 @@ func faultCrashLoop(t *testing.T) {
 	}
 	p.Stop(t, syscall.SIGINT)
 	report(t, "3 saves of an app that exits at start (SyntaxError), then the fix", converged, divergent,
-		fmt.Sprintf("%d crash reports for 3 crashing saves (save to report: %s); the fix served on both replicas %s after the save; %d error lines: %q",
-			crashes(), strings.Join(took, ", "), served.Round(10*time.Millisecond), len(lines), lines))
+		fmt.Sprintf("%d crash reports for 3 crashing saves (save to report: %s); the fix served on both replicas %s after the save; %d error lines",
+			crashes(), strings.Join(took, ", "), served.Round(10*time.Millisecond), len(lines)))
 }
 
 // faultSlowContainer stops (SIGSTOP) the session's shell in one replica: the other must keep getting
@@ -650,9 +658,9 @@ func faultSlowContainer(t *testing.T) {
 	}
 	p.Stop(t, syscall.SIGINT)
 	report(t, fmt.Sprintf("SIGSTOP of the session shell in %s for %s", slow, resumed.Sub(stoppedAt).Round(100*time.Millisecond)), converged, divergent,
-		fmt.Sprintf("fast replica save-to-serving before %s, first edit after the stop %s, then %s (median %s); reported slow %s after the stop; caught up (serving the last edit) %s after SIGCONT; %d error lines: %q",
+		fmt.Sprintf("fast replica save-to-serving before %s, first edit after the stop %s, then %s (median %s); reported slow %s after the stop; caught up (serving the last edit) %s after SIGCONT; %d error lines",
 			durs(baseline), first.Round(time.Millisecond), durs(during), median(during).Round(time.Millisecond), reportedAfter.Round(100*time.Millisecond),
-			caughtUp.Round(10*time.Millisecond), len(lines), lines))
+			caughtUp.Round(10*time.Millisecond), len(lines)))
 }
 
 // faultSoak applies at least 500 seeded random operations to a generated tree while kindling syncs it into
