@@ -31,7 +31,38 @@ import (
 // Degraded containers: without sha256sum, files come back with an empty Hash, so they always differ
 // from the local tree and are sent again; without find, xargs or stat, the tree is reported empty (see
 // the warnings).
+//
+// A listed path that lies under a symbolic link, or is one, when it is described was changed after the
+// listing (find lists a symlink, never what is under it). It is not read, since stat and sha256sum would
+// follow the link wherever it leads, and the tree is listed again: relists times at most, then the
+// error is left to the caller (the engine reads the tree again on its next try).
 func (s *Shell) Manifest(ctx context.Context, dest string) (plan.Tree, error) {
+	for attempt := 0; ; attempt++ {
+		tree, err := s.manifest(ctx, dest)
+		var linked *linkedError
+		if !errors.As(err, &linked) || attempt == relists {
+			return tree, err
+		}
+		if cache := s.cache(dest); cache != nil {
+			cache.dropListing()
+		}
+	}
+}
+
+// relists is how many times Manifest lists a tree again that changed under it (see linkedError).
+const relists = 2
+
+// linkedError says that a path of the listing is, or lies under, a symbolic link that the listing did not
+// show: the tree changed after it was listed. The path was not read.
+type linkedError struct{ path, link string }
+
+func (e *linkedError) Error() string {
+	return fmt.Sprintf("%s was not read: %s is a symbolic link made after the listing, which may lead out of the destination",
+		e.path, e.link)
+}
+
+// manifest is one try of Manifest.
+func (s *Shell) manifest(ctx context.Context, dest string) (plan.Tree, error) {
 	// The cache is read while the container's tools and listing are asked for: reading 10,000 entries takes
 	// about as long as the round trip.
 	cache := s.cache(dest)
@@ -231,7 +262,7 @@ func (s *Shell) query(ctx context.Context, dest string, argv []string, stdin []b
 	case err != nil:
 		return s.failure("reading the files of", dest, err, stderr.Bytes())
 	case perr != nil:
-		return fmt.Errorf("reading the files of %s in %s: %v", dest, s.exec.Target(), perr)
+		return fmt.Errorf("reading the files of %s in %s: %w", dest, s.exec.Target(), perr)
 	}
 	return nil
 }
@@ -416,6 +447,9 @@ func readBatches(r *nulReader, wanted []string, hashed bool, tree plan.Tree, key
 		if err != nil {
 			return unexpectedEOF(err)
 		}
+		if tag == "L" {
+			return readLinked(r)
+		}
 		n, err := r.number()
 		if tag != "B" || err != nil || n > len(wanted)-next {
 			return fmt.Errorf("unexpected batch header %q", tag)
@@ -430,6 +464,9 @@ func readBatches(r *nulReader, wanted []string, hashed bool, tree plan.Tree, key
 			}
 			if tag == "S" {
 				break
+			}
+			if tag == "L" {
+				return readLinked(r)
 			}
 			if tag != "l" || links == n {
 				return fmt.Errorf("unexpected symlink record %q", tag)
@@ -451,6 +488,20 @@ func readBatches(r *nulReader, wanted []string, hashed bool, tree plan.Tree, key
 		return errors.New("unexpected output after the last batch")
 	}
 	return nil
+}
+
+// readLinked reads manifestBatchScript's record of a path it refused to read: the path, then the
+// symbolic link that is it or lies above it.
+func readLinked(r *nulReader) error {
+	path, err := r.field()
+	if err != nil {
+		return unexpectedEOF(err)
+	}
+	link, err := r.field()
+	if err != nil {
+		return unexpectedEOF(err)
+	}
+	return &linkedError{path: strings.TrimPrefix(path, "./"), link: strings.TrimPrefix(link, "./")}
 }
 
 // readFiles parses the stat lines and, if hashed, the hashes of one batch's files.

@@ -121,11 +121,36 @@ exec xargs -0 -r sh -c "$2" kindling-batch "$3"`
 //
 // The common path is one stat and one sha256sum for the whole batch; the per-file forms are only used
 // when a file vanished or became unreadable meanwhile, so that the output stays aligned with the input.
+//
+// No path is read through a symbolic link: stat and readlink follow a linked directory above the path,
+// sha256sum a path that is itself a link, wherever it leads. find lists a symlink and never what is
+// under it, so a link there was made after the listing. Before anything is read, each distinct parent
+// directory, up to one already found clean, is checked with [ -L ] (a builtin), and so is each file
+// after the leading symlinks. The first path refused ends the batch with
+//
+//	L\0<path>\0<link>\0         in place of a B or l record; link is the path or a directory above it
+//
+// and Manifest lists the tree again. Like the apply scripts' check, it is of the tree as it stands: an
+// app that makes the link between the check and the read is not stopped.
 const manifestBatchScript = `mode=$1; shift
+ok=. d=
+for p; do
+	r=${p%/*}
+	[ "$r" != "$d" ] || continue
+	d=$r
+	while [ "$r" != . ] && [ "$r" != "$ok" ]; do
+		[ ! -L "$r" ] || { printf 'L\0%s\0%s\0' "$p" "$r"; exit 0; }
+		r=${r%/*}
+	done
+	ok=$d
+done
 printf 'B\0%d\0' $#
 while [ $# -gt 0 ] && [ -L "$1" ]; do
 	if t=$(readlink -- "$1" && echo .); then t=${t%.}; printf 'l\0%s\0' "${t%?}"; else printf 'l\0\0'; fi
 	shift
+done
+for f; do
+	[ ! -L "$f" ] || { printf 'L\0%s\0%s\0' "$f" "$f"; exit 0; }
 done
 printf 'S\0%d\0' $#
 [ $# -gt 0 ] || exit 0
