@@ -478,6 +478,9 @@ func (s *Session) summarize(ctx context.Context, start time.Time, label string, 
 	if changed == 0 && len(reloads) == 0 && failed == 0 && label == "" {
 		return nil // e.g. a save that did not change content, or a pod event with nothing to do
 	}
+	if synced == 0 && total.Written == 0 && total.Deleted == 0 && len(failures) > 0 {
+		return failures // nothing happened: the error says it all (once, not a line a retry)
+	}
 	now := s.cfg.Clock.Now()
 	line := fmt.Sprintf("%s %d written, %d deleted (%s) → %d/%d pods in %s",
 		now.Format("15:04:05"), total.Written, total.Deleted, humanBytes(total.Bytes),
