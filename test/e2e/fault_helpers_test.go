@@ -51,8 +51,19 @@ var faultApp = app{name: "fault", dest: "/app", port: 8080,
 // Deployment, the local source directory and the kindling process.
 func faultSession(t *testing.T, replicas int) (ns, deploy, src string, p *syncProc) {
 	t.Helper()
+	return faultSessionPrepared(t, replicas, nil)
+}
+
+// faultSessionPrepared is faultSession with prepare (if not nil) run on the Deployment before kindling
+// starts.
+func faultSessionPrepared(t *testing.T, replicas int, prepare func(ns, deploy string)) (ns, deploy, src string, p *syncProc) {
+	t.Helper()
 	ns = Namespace(t)
 	deploy = faultApp.deploy(t, ns, replicas)
+	if prepare != nil {
+		prepare(ns, deploy)
+		WaitRollout(t, ns, deploy)
+	}
 	src = faultApp.source(t)
 	p = startKindling(t, "sync", "-d", deploy, "-n", ns, "--src", src, "--dest", "/app", "--restart", "--debounce", "100ms")
 	waitOutput(t, p, "watching")
