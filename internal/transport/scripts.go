@@ -36,9 +36,18 @@ echo ` + probeDone
 const manifestHeader = "kindling-manifest"
 
 // staleStageCleanup removes the staging directories that an interrupted Apply left in the working
-// directory more than an hour ago. The glob finds out whether there is any without starting a process,
-// so find only runs when there is one: nearly never.
+// directory: at once when the shell that filled it (named in its .pid file, see tarApplyScript) no longer
+// runs, as after a transfer cut by a killed exec; else an hour after it was made. The glob finds out
+// whether there is any without starting a process, so find only runs when there is one: nearly never.
 const staleStageCleanup = `for s in ./.kindling-stage.*; do
+	[ -e "$s" ] || break
+	case $s in *.pid) ;; *) continue ;; esac
+	p=
+	{ read -r p <"$s"; } 2>/dev/null
+	case $p in '' | *[!0-9]*) continue ;; esac
+	kill -0 "$p" 2>/dev/null || rm -rf -- "${s%.pid}" "$s"
+done
+for s in ./.kindling-stage.*; do
 	[ -e "$s" ] && find . -maxdepth 1 -name '.kindling-stage.*' -mmin +60 -exec rm -rf {} + 2>/dev/null
 	break
 done
@@ -184,8 +193,8 @@ shift 2
 trap 'exit 129' HUP INT TERM
 `
 
-// removeStage removes the staging directory however the script ends.
-const removeStage = `trap 'rm -rf -- "$S"' EXIT
+// removeStage removes the staging directory (and its .pid file) however the script ends.
+const removeStage = `trap 'rm -rf -- "$S" "$S.pid"' EXIT
 `
 
 // notLinked DIR PATH fails, saying why, when DIR (a directory under dest starting with "./", or ".") or
@@ -267,7 +276,8 @@ shift 2
 trap 'exit 129' HUP INT TERM
 batch=$1
 shift
-` + removeStage + `tar -x -o -f - || exit 91
+` + removeStage + `printf '%s\n' "$$" >"$S.pid" || exit 90
+tar -x -o -f - || exit 91
 [ -f "$S/` + streamComplete + `" ] || { echo 'tar stream ended early' >&2; exit 91; }
 ` + commitStage + `[ -z "$batch" ] || xargs -0 -r sh -c "$batch" kindling-batch none <"$S/` + streamWritten + `" || true
 `
