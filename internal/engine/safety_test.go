@@ -249,7 +249,7 @@ func TestEverySaveThatFailsIsReported(t *testing.T) {
 	done := make(chan error)
 	go func() { done <- s.Watch(ctx, batches) }()
 	targets.set(c) // (pod events are taken once the previous one is handled: they pace the test)
-	for range 3 { // retries of the initial sync's failure
+	for range 3 {  // retries of the initial sync's failure
 		fake.Advance(retryAfter)
 		targets.set(c)
 	}
