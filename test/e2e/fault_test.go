@@ -604,7 +604,7 @@ func faultCrashLoop(t *testing.T) {
 	p.Stop(t, syscall.SIGINT)
 	report(t, "3 saves of an app that exits at start (SyntaxError), then the fix", converged, divergent,
 		fmt.Sprintf("%d crash reports for %d failed syncs of 3 crashing saves (all synced within %s of the first); the fix served on both replicas %s after the save; %d error lines",
-			crashes(), failedSaves(), (took - 3*time.Second).Round(10*time.Millisecond), served.Round(10*time.Millisecond), len(lines)))
+			crashes(), failedSaves(), (took-3*time.Second).Round(10*time.Millisecond), served.Round(10*time.Millisecond), len(lines)))
 }
 
 // faultSlowContainer stops (SIGSTOP) the session's shell in one replica: the other must keep getting
