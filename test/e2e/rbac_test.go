@@ -130,7 +130,11 @@ func TestRBACLeastPrivilege(t *testing.T) {
 			b, err := cmd.CombinedOutput()
 			took := time.Since(start)
 			out := string(b)
-			t.Logf("kindling %s without %s %s (%v):\n%s", strings.Join(tc.args, " "), tc.drop.verb, tc.drop.resource, took.Round(time.Millisecond), out)
+			mode := strings.Join(tc.args, " ")
+			if mode == "" {
+				mode = "(watching)"
+			}
+			t.Logf("kindling sync %s without %s %s (%v):\n%s", mode, tc.drop.verb, tc.drop.resource, took.Round(time.Millisecond), out)
 			var exit *exec.ExitError
 			switch {
 			case err == nil:
