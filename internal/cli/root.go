@@ -13,6 +13,8 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"k8s.io/klog/v2"
+
+	"github.com/kindling-dev/kindling/internal/kube"
 )
 
 // Version is set at build time with -ldflags "-X github.com/kindling-dev/kindling/internal/cli.Version=…".
@@ -38,6 +40,8 @@ func Execute() int {
 	go onSignals(signals, cancel, guard, os.Stderr, os.Exit)
 	root := newRoot()
 	if err := root.ExecuteContext(ctx); err != nil {
+		// A refusal by RBAC anywhere (the hold, a restore, a repair) names the verb, resource and fix.
+		err = kube.ExplainDenied(err)
 		fmt.Fprintln(os.Stderr, "kindling: "+err.Error())
 		var u usageError
 		if errors.As(err, &u) {

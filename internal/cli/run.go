@@ -80,9 +80,10 @@ func runSync(ctx context.Context, out io.Writer, o syncOptions, connect func() (
 	endHeartbeat := func() {}
 	if o.restart && !o.dryRun {
 		// The hold comes before anything else is changed: a second session refuses here, at once.
-		hold, err := restart.Acquire(ctx, client.Clientset, d.Namespace, d.Name, identity, clock.Real{})
-		if err != nil {
-			return err
+		// (acquireErr: the deferred release below must read the function's err, not a shadow of it.)
+		hold, acquireErr := restart.Acquire(ctx, client.Clientset, d.Namespace, d.Name, identity, clock.Real{})
+		if acquireErr != nil {
+			return acquireErr
 		}
 		restored := guardOf(ctx).changing(d.Namespace, d.Name)
 		var heartbeat sync.WaitGroup

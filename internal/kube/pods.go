@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"sync/atomic"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	listersv1 "k8s.io/client-go/listers/core/v1"
@@ -23,6 +25,8 @@ type PodWatch struct {
 	selector   labels.Selector
 	lister     listersv1.PodLister
 	changed    chan struct{}
+	// refused is the API server's refusal to list or watch the pods, once it came.
+	refused atomic.Pointer[error]
 }
 
 // WatchPods starts watching the Deployment's pods (through its own selector) until ctx ends.
@@ -50,13 +54,42 @@ func (c *Client) WatchPods(ctx context.Context, d *appsv1.Deployment, container 
 	}); err != nil {
 		return nil, err
 	}
+	// A refused list or watch is retried by the reflector forever, in silence: kindling would hang
+	// waiting for the first list, or go on blind. It is an error the user must see (and fix) instead.
+	syncCtx, stopSync := context.WithCancel(ctx)
+	defer stopSync()
+	if err := informer.Informer().SetWatchErrorHandler(func(r *cache.Reflector, err error) {
+		if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
+			w.refused.Store(&err)
+			stopSync()
+			notify(nil) // a session already running learns it from Runnable
+			return
+		}
+		cache.DefaultWatchErrorHandler(ctx, r, err)
+	}); err != nil {
+		return nil, err
+	}
 	factory.Start(ctx.Done())
-	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
+	for typ, ok := range factory.WaitForCacheSync(syncCtx.Done()) {
+		if err := w.refusal(); err != nil {
+			return nil, err
+		}
 		if !ok {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
 			return nil, fmt.Errorf("watching %v in namespace %q failed; check that you may list and watch pods there", typ, d.Namespace)
 		}
 	}
 	return w, nil
+}
+
+// refusal is the API server's refusal to list or watch the pods, explained, or nil.
+func (w *PodWatch) refusal() error {
+	if err := w.refused.Load(); err != nil {
+		return Explain(*err, "watch pods", w.deployment.Namespace)
+	}
+	return nil
 }
 
 // Changed receives a value after the pod set may have changed.
@@ -75,6 +108,9 @@ func (w *PodWatch) Pods() []corev1.Pod {
 
 // Runnable returns the pods of the current revision whose container is running.
 func (w *PodWatch) Runnable(ctx context.Context) ([]corev1.Pod, error) {
+	if err := w.refusal(); err != nil {
+		return nil, err
+	}
 	hash, err := w.client.CurrentTemplateHash(ctx, w.deployment)
 	if err != nil {
 		return nil, err

@@ -431,7 +431,7 @@ func (m *markedReader) copyUntil(w io.Writer, token string) error {
 		}
 		buf, _ := m.r.Peek(m.r.Buffered())
 		if i := bytes.Index(buf, tok); i >= 0 {
-			w = write(w, buf[:i])
+			write(w, buf[:i])
 			m.r.Discard(i + len(tok))
 			return nil
 		}
