@@ -51,6 +51,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	//lint:ignore SA1019 client-go v0.36's spdy.NewDialer and portforward still speak this package's Dialer
 	apihttpstream "k8s.io/apimachinery/pkg/util/httpstream"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -63,6 +64,7 @@ import (
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/tools/remotecommand"
 	"k8s.io/client-go/transport/spdy"
+	"k8s.io/streaming/pkg/httpstream"
 	streamhttp "k8s.io/streaming/pkg/httpstream"
 )
 
@@ -532,7 +534,7 @@ func ExecStream(c context.Context, ns, pod, container string, argv []string, std
 
 func shouldFallback(err error) bool {
 	return streamhttp.IsUpgradeFailure(err) || streamhttp.IsHTTPSProxyError(err) ||
-		apihttpstream.IsUpgradeFailure(err) || apihttpstream.IsHTTPSProxyError(err)
+		httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
 }
 
 // MustExec is Exec that fails the test on any error (including a non-zero exit) and returns stdout.
