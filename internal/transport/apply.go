@@ -347,6 +347,7 @@ func (s *Shell) stream(ctx context.Context, dest string, argv []string, stdout i
 	pr, pw := io.Pipe()
 	counted := &countingWriter{w: pw}
 	written := make(chan error, 1)
+	var sent atomic.Bool
 	go func() {
 		// The exec sends each write as its own message: batch the tar writer's 512-byte headers and
 		// small files into full messages.
@@ -355,12 +356,22 @@ func (s *Shell) stream(ctx context.Context, dest string, argv []string, stdout i
 		if err == nil {
 			err = buf.Flush()
 		}
+		sent.Store(true)
 		pw.CloseWithError(err)
 		written <- err
 	}()
 	stdin := &quietStdin{r: pr}
-	err := s.exec.Exec(ctx, argv, stdin, stdout, &stderr)
+	execCtx, stopExec := context.WithCancelCause(ctx)
+	defer stopExec(nil)
+	watching := make(chan struct{})
+	go watchStall(watching, &stdin.n, &sent, func() { stopExec(errStalled) })
+	err := s.exec.Exec(execCtx, argv, stdin, stdout, &stderr)
+	close(watching)
 	stdin.end()
+	if errors.Is(context.Cause(execCtx), errStalled) && ctx.Err() == nil {
+		return counted.n, fmt.Errorf("%s took no byte of the transfer for %s (its processes were killed, or it hangs): dropped, trying again",
+			s.exec.Target(), stallTimeout)
+	}
 	pr.CloseWithError(errStopped) // if the command stopped reading early, the writer must not wait for it
 	// A script that succeeded has checked that it read everything it needed.
 	switch werr := <-written; {
@@ -427,10 +438,13 @@ func exitCode(err error) int {
 type quietStdin struct {
 	r    io.Reader
 	over atomic.Bool
+	// n counts the bytes the exec took, for watchStall.
+	n atomic.Int64
 }
 
 func (q *quietStdin) Read(p []byte) (int, error) {
 	n, err := q.r.Read(p)
+	q.n.Add(int64(n))
 	if err != nil && q.over.Load() {
 		err = io.EOF
 	}
@@ -439,6 +453,39 @@ func (q *quietStdin) Read(p []byte) (int, error) {
 
 // end is called when the command has exited, before its stdin pipe is closed.
 func (q *quietStdin) end() { q.over.Store(true) }
+
+// stallTimeout is how long a streamed transfer may go without the container taking a byte before it is
+// given up. A container whose transfer processes were killed does not end the exec while its stdin is
+// open (the API server keeps the stream, client-go blocks in its write): without this the flush would
+// wait for the whole operation's deadline, minutes for a large sync. A live container takes bytes as fast
+// as it writes them to disk. (A variable for the tests.)
+var stallTimeout = 15 * time.Second
+
+var errStalled = errors.New("the transfer stalled")
+
+// watchStall calls stall when taken stops growing for stallTimeout before everything was sent, and
+// returns when done is closed.
+func watchStall(done <-chan struct{}, taken *atomic.Int64, sent *atomic.Bool, stall func()) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	last, since := taken.Load(), time.Now()
+	for {
+		select {
+		case <-done:
+			return
+		case <-tick.C:
+		}
+		if sent.Load() {
+			return // what remains is the container's own work (the commit), bounded by the deadline
+		}
+		if n := taken.Load(); n != last {
+			last, since = n, time.Now()
+		} else if time.Since(since) >= stallTimeout {
+			stall()
+			return
+		}
+	}
+}
 
 type countingWriter struct {
 	w io.Writer
