@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kindling-dev/kindling/internal/build"
+	"github.com/kindling-dev/kindling/internal/restart"
 	"github.com/kindling-dev/kindling/internal/runtime"
 	"github.com/kindling-dev/kindling/internal/watch"
 )
@@ -80,5 +82,23 @@ func TestWatchExcludedLeavesAnOutputOutsideSrcAlone(t *testing.T) {
 	}
 	if !watchExcluded(none, src, filepath.Join(src, "out", "gw"))("out/gw", false) {
 		t.Error("an absolute --build-output inside --src is watched")
+	}
+}
+
+// A crash report carries the end of the container's log, without the supervisor's own lines.
+func TestCrashReportShowsTheAppsLastOutput(t *testing.T) {
+	f := newFakeCluster()
+	c, _ := f.connect()
+	// client-go's fake answers every log request with "fake logs".
+	lines := containerLogTail(c, "ns")(context.Background(), "pod/web-1/app")
+	if len(lines) != 1 || lines[0] != "fake logs" {
+		t.Fatalf("log tail = %q", lines)
+	}
+	if containerLogTail(c, "ns")(context.Background(), "not-a-target") != nil {
+		t.Error("a target that names no pod gave lines")
+	}
+	crash := &restart.CrashError{Target: "pod/web-1/app", Status: 1, Output: []string{"  File \"/app/server.py\", line 3", "SyntaxError: invalid syntax"}}
+	if msg := crash.Error(); !strings.Contains(msg, "status 1") || !strings.HasSuffix(msg, "Its last output:\n      File \"/app/server.py\", line 3\n    SyntaxError: invalid syntax") {
+		t.Errorf("crash report:\n%s", msg)
 	}
 }

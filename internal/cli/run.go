@@ -179,7 +179,7 @@ func runSync(ctx context.Context, out io.Writer, o syncOptions, connect func() (
 				return err
 			}
 		}
-		cfg.Reloader = reloader{rp.strategy}
+		cfg.Reloader = reloader{strategy: rp.strategy, logs: containerLogTail(client, d.Namespace)}
 	}
 	warn := func(line string) { fmt.Fprintln(out, "kindling: "+line) }
 	manifests := cacheDir("manifests")

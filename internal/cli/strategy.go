@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -234,10 +235,18 @@ func (f *fallback) Reload(ctx context.Context, c transport.Execer) (restart.Resu
 }
 
 // reloader adapts a restart strategy to the engine.
-type reloader struct{ strategy restart.Strategy }
+type reloader struct {
+	strategy restart.Strategy
+	// logs returns the last lines of a container's log (by its exec target), nil when it cannot.
+	logs func(ctx context.Context, target string) []string
+}
 
 func (r reloader) Reload(ctx context.Context, c transport.Execer) (string, error) {
 	res, err := r.strategy.Reload(ctx, c)
+	var crash *restart.CrashError
+	if errors.As(err, &crash) && r.logs != nil {
+		crash.Output = r.logs(ctx, c.Target())
+	}
 	if err != nil {
 		return "", err
 	}
@@ -252,4 +261,30 @@ func (r reloader) Reload(ctx context.Context, c transport.Execer) (string, error
 		s += fmt.Sprintf(", serving after %s", res.ReadyAfter.Round(time.Millisecond))
 	}
 	return s, nil
+}
+
+// crashLines is how many lines of its log a crashed app's report shows.
+const crashLines = 8
+
+// containerLogTail reads the last lines of a container's log, given its exec target ("pod/NAME/CONTAINER"):
+// the app's own words on why it exited. It is nil when the log cannot be read (no get on pods/log).
+func containerLogTail(client *cluster, namespace string) func(ctx context.Context, target string) []string {
+	return func(ctx context.Context, target string) []string {
+		parts := strings.Split(target, "/")
+		if len(parts) != 3 || parts[0] != "pod" {
+			return nil
+		}
+		tail := int64(crashLines + 1) // the supervisor's own line about the exit comes last
+		raw, err := client.Clientset.CoreV1().Pods(namespace).GetLogs(parts[1], &corev1.PodLogOptions{Container: parts[2], TailLines: &tail}).DoRaw(ctx)
+		if err != nil {
+			return nil
+		}
+		var lines []string
+		for _, l := range strings.Split(strings.TrimRight(string(raw), "\n"), "\n") {
+			if !strings.HasPrefix(l, runtime.SupervisorMarker+": ") && l != "" {
+				lines = append(lines, l)
+			}
+		}
+		return lines[max(0, len(lines)-crashLines):]
+	}
 }

@@ -12,6 +12,7 @@ package restart
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/kindling-dev/kindling/internal/transport"
@@ -57,10 +58,16 @@ func (n None) Reload(context.Context, transport.Execer) (Result, error) {
 type CrashError struct {
 	Target string
 	Status int
+	// Output is the end of the container's log, when it could be read: why the app exited.
+	Output []string
 }
 
 func (e *CrashError) Error() string {
-	return fmt.Sprintf("%s: the app exited with status %d after the restart; see its log, fix the code and save again", e.Target, e.Status)
+	if len(e.Output) == 0 {
+		return fmt.Sprintf("%s: the app exited with status %d after the restart; see its log, fix the code and save again", e.Target, e.Status)
+	}
+	return fmt.Sprintf("%s: the app exited with status %d after the restart; fix the code and save again. Its last output:\n    %s",
+		e.Target, e.Status, strings.Join(e.Output, "\n    "))
 }
 
 // NoReloadError is a server that did not reload on its signal. The engine falls back to the Wrapper and
