@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -136,6 +137,13 @@ func (s *Session) Watch(ctx context.Context, batches <-chan watch.Batch) error {
 			reported = ""
 		case errors.Is(err, errLocalUnknown):
 			// The first scan or build failed (and said why): the next change tries again.
+		case unreachable(err):
+			// However each pod's request failed, it is one fact, said once until a flush succeeds.
+			if reported != clusterUnreachable {
+				fmt.Fprintf(s.cfg.Out, "kindling: %s (%v); retrying, and your changes are synced when it answers\n", clusterUnreachable, rootCause(err))
+				reported = clusterUnreachable
+			}
+			retry = s.cfg.Clock.NewTimer(retryAfter).C()
 		case !isGone(err):
 			// The same failure again and again is said once, not once a second.
 			if msg := err.Error(); msg != reported {
@@ -170,8 +178,11 @@ func (s *Session) Watch(ctx context.Context, batches <-chan watch.Batch) error {
 				fmt.Fprintf(s.cfg.Out, "kindling: %v\n", err)
 				continue
 			}
-			// What a save leads to is news, even when it fails as the previous one did (a crash again).
-			reported = ""
+			// What a save leads to is news, even when it fails as the previous one did (a crash again);
+			// an unreachable cluster is not.
+			if reported != clusterUnreachable {
+				reported = ""
+			}
 			err = s.flush(ctx, start, "")
 		case <-s.cfg.Targets.Changed():
 			start := s.cfg.Clock.Now()
@@ -207,6 +218,45 @@ func (s *Session) catchUp(ctx context.Context, start time.Time, l late) error {
 		fmt.Fprintf(s.cfg.Out, "kindling: %s answered again; catching it up\n", l.target)
 	}
 	return s.flush(ctx, start, "caught up")
+}
+
+// clusterUnreachable is what a flush says when the cluster's API server does not answer.
+const clusterUnreachable = "the cluster is unreachable"
+
+// unreachable tells whether err means the API server (through which every exec goes) could not be
+// reached: a refused or broken connection, a timeout dialling it, or it answering that it is not ready.
+func unreachable(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return true
+	}
+	msg := err.Error()
+	for _, s := range []string{"connection refused", "connection reset", "no route to host", "i/o timeout",
+		"http2: client connection lost", "TLS handshake timeout", "the server is currently unable to handle the request"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// rootCause is the innermost error of err's first chain, for a short message.
+func rootCause(err error) error {
+	for {
+		var next error
+		switch e := err.(type) {
+		case interface{ Unwrap() []error }:
+			if errs := e.Unwrap(); len(errs) > 0 {
+				next = errs[0]
+			}
+		case interface{ Unwrap() error }:
+			next = e.Unwrap()
+		}
+		if next == nil {
+			return err
+		}
+		err = next
+	}
 }
 
 // update refreshes the local tree; on error the previous tree stays. It warns once about each path that

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -264,5 +266,41 @@ func TestEverySaveThatFailsIsReported(t *testing.T) {
 	}
 	if n := strings.Count(out.String(), "exited with status 1"); n != 4 {
 		t.Errorf("the failure was said %d times, want 4 (the initial sync once, then each save):\n%s", n, out)
+	}
+}
+
+// While the cluster cannot be reached, every flush fails, retries and saves alike: that is said once.
+func TestAnUnreachableClusterIsSaidOnce(t *testing.T) {
+	src := t.TempDir()
+	writeFile(t, src, "app.py", "v1")
+	a := &memContainer{name: "a", tree: plan.Tree{}}
+	b := &memContainer{name: "b", tree: plan.Tree{}}
+	targets := &fakeTargets{containers: []*memContainer{a, b}, changed: make(chan struct{})}
+	out := &lockedBuffer{}
+	s := newSession(t, src, targets, out)
+	fake := s.cfg.Clock.(*clock.Fake)
+	batches := make(chan watch.Batch)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Watch(ctx, batches) }()
+	targets.set(a, b)
+	down := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	for _, c := range []*memContainer{a, b} {
+		c.mu.Lock()
+		c.fail = fmt.Errorf("exec in %s: %w", c.name, down)
+		c.mu.Unlock()
+	}
+	for i := range 3 {
+		writeFile(t, src, "app.py", fmt.Sprint("v", i+2))
+		batches <- watch.Batch{Paths: []string{"app.py"}}
+		fake.Advance(retryAfter)
+		targets.set(a, b)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out.String(), "\n"); n != 3 || !strings.Contains(out.String(), "the cluster is unreachable (connection refused); retrying") {
+		t.Errorf("want the initial sync, the watching line and one line about the cluster:\n%s", out)
 	}
 }
