@@ -847,9 +847,8 @@ func PortForwardContext(ns, pod string, port int) (localPort int, stop func(), e
 		dialer = portforward.NewFallbackDialer(ws, dialer, shouldFallback)
 	}
 	stopCh, readyCh := make(chan struct{}), make(chan struct{})
-	var errOut bytes.Buffer
 	fw, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{fmt.Sprintf("0:%d", port)},
-		stopCh, readyCh, io.Discard, &lockedWriter{w: &errOut})
+		stopCh, readyCh, io.Discard, &lockedBuffer{})
 	if err != nil {
 		return 0, nil, err
 	}
@@ -877,15 +876,22 @@ func PortForwardContext(ns, pod string, port int) (localPort int, stop func(), e
 	return int(ports[0].Local), stop, nil
 }
 
-type lockedWriter struct {
+// lockedBuffer collects what a process or a stream writes, and may be read meanwhile.
+type lockedBuffer struct {
 	mu sync.Mutex
-	w  io.Writer
+	b  bytes.Buffer
 }
 
-func (l *lockedWriter) Write(p []byte) (int, error) {
+func (l *lockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.w.Write(p)
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // HTTPGet sends GET path to port of the pod through a fresh port-forward to 127.0.0.1 and returns the status

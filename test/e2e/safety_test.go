@@ -49,7 +49,8 @@ func kindlingAsNobody(t *testing.T, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// startProc runs cmd as a syncProc until the test ends.
+// startProc runs cmd (a kindling) until the test ends, interrupting it then if it still runs; Stop ends it
+// earlier.
 func startProc(t *testing.T, cmd *exec.Cmd) *syncProc {
 	t.Helper()
 	p := &syncProc{cmd: cmd, done: make(chan error, 1)}

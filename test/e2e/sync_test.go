@@ -3,14 +3,12 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
 	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,48 +20,18 @@ import (
 
 // syncProc is a kindling process running in the background of a test.
 type syncProc struct {
+	lockedBuffer
 	cmd  *exec.Cmd
-	mu   sync.Mutex
-	out  bytes.Buffer
 	done chan error
 }
 
-func (p *syncProc) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.Write(b)
-}
-
 // Output is everything kindling printed so far.
-func (p *syncProc) Output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.String()
-}
+func (p *syncProc) Output() string { return p.String() }
 
 // startKindling runs kindling with args until the test ends; Stop ends it earlier.
 func startKindling(t *testing.T, args ...string) *syncProc {
 	t.Helper()
-	p := &syncProc{cmd: KindlingCmd(t, args...), done: make(chan error, 1)}
-	p.cmd.Stdout, p.cmd.Stderr = p, p
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.done <- p.cmd.Wait() }()
-	t.Cleanup(func() {
-		if p.cmd.ProcessState == nil {
-			_ = p.cmd.Process.Signal(os.Interrupt)
-			select {
-			case <-p.done:
-			case <-time.After(30 * time.Second):
-				_ = p.cmd.Process.Kill()
-			}
-		}
-		if t.Failed() || testing.Verbose() {
-			t.Logf("kindling output:\n%s", p.Output())
-		}
-	})
-	return p
+	return startProc(t, KindlingCmd(t, args...))
 }
 
 // Stop sends sig and requires kindling to exit with status 0 promptly.
