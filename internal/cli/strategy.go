@@ -263,8 +263,8 @@ func (r reloader) Reload(ctx context.Context, c transport.Execer) (string, error
 	return s, nil
 }
 
-// crashLines is how many lines of its log a crashed app's report shows.
-const crashLines = 8
+// crashLines is how many lines of its log a crashed app's report shows: the error, and where it is.
+const crashLines = 4
 
 // containerLogTail reads the last lines of a container's log, given its exec target ("pod/NAME/CONTAINER"):
 // the app's own words on why it exited. It is nil when the log cannot be read (no get on pods/log).

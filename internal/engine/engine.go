@@ -576,7 +576,9 @@ func (s *Session) dropGone(ctx context.Context, states []*containerState, outcom
 	for _, c := range current {
 		alive[c.ID] = true
 	}
-	var remaining flushError
+	var grouped []*containerError
+	// Replicas of one app mostly fail alike (the same crash in each): said once, naming them all.
+	alike := map[string]int{}
 	for i, o := range outcomes {
 		if o.err == nil {
 			continue
@@ -586,10 +588,36 @@ func (s *Session) dropGone(ctx context.Context, states []*containerState, outcom
 			fmt.Fprintf(s.cfg.Out, "kindling: %s went away during the sync; skipped\n", o.target)
 			continue
 		}
-		remaining = append(remaining, fmt.Errorf("%s: %w", o.target, o.err))
+		key := strings.ReplaceAll(o.err.Error(), o.target, "")
+		if j, ok := alike[key]; ok {
+			grouped[j].targets = append(grouped[j].targets, o.target)
+			continue
+		}
+		alike[key] = len(grouped)
+		grouped = append(grouped, &containerError{targets: []string{o.target}, err: o.err})
+	}
+	var remaining flushError
+	for _, e := range grouped {
+		remaining = append(remaining, e)
 	}
 	return remaining
 }
+
+// containerError is one failure of a flush, in one or more containers that failed alike.
+type containerError struct {
+	targets []string
+	err     error
+}
+
+func (e *containerError) Error() string {
+	if len(e.targets) == 1 {
+		return e.targets[0] + ": " + e.err.Error()
+	}
+	// The message may name the first container, where the others failed alike: it is said for all.
+	return strings.Join(e.targets, ", ") + ": " + strings.ReplaceAll(e.err.Error(), e.targets[0]+": ", "")
+}
+
+func (e *containerError) Unwrap() error { return e.err }
 
 func humanBytes(n int64) string {
 	switch {

@@ -304,3 +304,17 @@ func TestAnUnreachableClusterIsSaidOnce(t *testing.T) {
 		t.Errorf("want the initial sync, the watching line and one line about the cluster:\n%s", out)
 	}
 }
+
+// Replicas that fail alike (the same crash in each) are reported once, naming them all.
+func TestReplicasFailingAlikeAreReportedOnce(t *testing.T) {
+	src := t.TempDir()
+	writeFile(t, src, "app.py", "v1")
+	a := &memContainer{name: "pod/a/app", tree: plan.Tree{}}
+	b := &memContainer{name: "pod/b/app", tree: plan.Tree{}}
+	s := newSession(t, src, &fakeTargets{containers: []*memContainer{a, b}, changed: make(chan struct{})}, io.Discard)
+	s.cfg.Reloader = failingReloader{}
+	err := s.Once(context.Background())
+	if err == nil || err.Error() != "pod/a/app, pod/b/app: files synced, but the app did not reload: the app exited with status 1" {
+		t.Fatalf("err = %v", err)
+	}
+}

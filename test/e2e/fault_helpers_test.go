@@ -247,6 +247,9 @@ var benign = []string{
 func errorLines(out string) []string {
 	var errs []string
 	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "    ") {
+			continue // the app's own output quoted by a crash report: part of the report's line
+		}
 		line = strings.TrimSpace(line)
 		if line == "" || clockPrefix.MatchString(line) {
 			continue
