@@ -143,3 +143,52 @@ ln -s /tmp/outside /app/abs && ln -s .. /app/up && ln -s ../../tmp/outside /app/
 		t.Logf("kindling did not report a refused write (the app's symlinks may have been replaced between two flushes):\n%s", p.Output())
 	}
 }
+
+// TestHostileNamesLandExact: names a container's tools trip over — newlines, leading dashes, dots, names of
+// 255 bytes, a path near PATH_MAX, bytes that are not UTF-8, names that differ only in case — are synced
+// exactly, then renamed and deleted, and the session goes on working.
+func TestHostileNamesLandExact(t *testing.T) {
+	ns := Namespace(t)
+	deploy := fileServer(t, ns, 1)
+	src := t.TempDir()
+	long := strings.Repeat("n", 255)
+	deep := ""
+	for len(deep) < 3600 { // /app/ + this + a file name stays under PATH_MAX (4096)
+		deep += strings.Repeat("d", 200) + "/"
+	}
+	names := map[string]string{
+		"new\nline.txt":       "newline\n",
+		"-rf":                 "dash\n",
+		"--help":              "dashes\n",
+		"..dots":              "dots\n",
+		"...":                 "three dots\n",
+		".hidden":             "hidden\n",
+		long:                  "long name\n",
+		deep + "deep.txt":     "deep\n",
+		"latin1-\xe9\xff.txt": "not UTF-8\n",
+		"Case.txt":            "upper\n",
+		"case.txt":            "lower\n",
+		"sp ace/tab\there":    "whitespace\n",
+		"quote'\"`$(x).txt":   "quotes\n",
+		"star*?[x].txt":       "glob\n",
+	}
+	for name, content := range names {
+		WriteLocalFile(t, src, name, content, 0o644)
+	}
+	sync := func(what string) {
+		t.Helper()
+		out, err := KindlingCmd(t, "sync", "-d", deploy, "-n", ns, "--src", src, "--once").CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: kindling sync --once: %v\n%s", what, err, out)
+		}
+		waitConverged(t, ns, deploy, src, "/app", 1)
+	}
+	sync("first sync")
+	// Renames and deletes of the same names, then an ordinary edit: the session is not broken.
+	must(t, os.Rename(filepath.Join(src, "new\nline.txt"), filepath.Join(src, "-new\nline")))
+	must(t, os.Remove(filepath.Join(src, "Case.txt")))
+	must(t, os.Remove(filepath.Join(src, filepath.FromSlash(deep+"deep.txt"))))
+	must(t, os.Rename(filepath.Join(src, "latin1-\xe9\xff.txt"), filepath.Join(src, "\xfe\xfd")))
+	WriteLocalFile(t, src, "ordinary.txt", "still working\n", 0o644)
+	sync("renames and deletes")
+}
