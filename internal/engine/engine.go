@@ -301,7 +301,10 @@ func (s *Session) warnUnreadable() {
 
 // Fatal reports whether err is one no retry can fix: the user has to change something.
 func Fatal(err error) bool {
-	return errors.Is(err, transport.ErrNoShell) || errors.Is(err, transport.ErrNotWritable)
+	// An error may say so itself, e.g. the API server's refusal for a lack of permission.
+	var fatal interface{ Fatal() bool }
+	return errors.Is(err, transport.ErrNoShell) || errors.Is(err, transport.ErrNotWritable) ||
+		errors.As(err, &fatal) && fatal.Fatal()
 }
 
 // refreshTargets adds new containers (with an unknown remote tree) and forgets vanished ones.

@@ -48,6 +48,9 @@ type DeniedError struct {
 	user, verb, resource, namespace string
 }
 
+// Fatal says that no retry can fix a refusal: the user must be given the permission (see engine.Fatal).
+func (d *DeniedError) Fatal() bool { return true }
+
 func (d *DeniedError) Error() string {
 	who := "your account"
 	if d.user != "" {
