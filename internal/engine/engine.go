@@ -198,7 +198,10 @@ func (s *Session) Watch(ctx context.Context, batches <-chan watch.Batch) error {
 			err = s.catchUp(ctx, start, l)
 		}
 		s.savedAt = time.Time{}
-		if Fatal(err) {
+		switch {
+		case ctx.Err() != nil:
+			return nil // stopped during the flush: its failure is the stop's, nothing to retry or say
+		case Fatal(err):
 			return err
 		}
 		schedule(err)
