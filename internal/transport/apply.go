@@ -364,12 +364,12 @@ func (s *Shell) stream(ctx context.Context, dest string, argv []string, stdout i
 	execCtx, stopExec := context.WithCancelCause(ctx)
 	defer stopExec(nil)
 	watching := make(chan struct{})
-	go watchStall(watching, &stdin.n, &sent, func() { stopExec(errStalled) })
+	go watchStall(watching, &stdin.n, &sent, size, func() { stopExec(errStalled) })
 	err := s.exec.Exec(execCtx, argv, stdin, stdout, &stderr)
 	close(watching)
 	stdin.end()
 	if errors.Is(context.Cause(execCtx), errStalled) && ctx.Err() == nil {
-		return counted.n, fmt.Errorf("%s took no byte of the transfer for %s (its processes were killed, or it hangs): dropped, trying again",
+		return counted.n, fmt.Errorf("%s stopped answering during the transfer (no byte taken, or no end after the last, for %s: its processes were killed, or it hangs): dropped, trying again",
 			s.exec.Target(), stallTimeout)
 	}
 	pr.CloseWithError(errStopped) // if the command stopped reading early, the writer must not wait for it
@@ -463,24 +463,35 @@ var stallTimeout = 15 * time.Second
 
 var errStalled = errors.New("the transfer stalled")
 
-// watchStall calls stall when taken stops growing for stallTimeout before everything was sent, and
-// returns when done is closed.
-func watchStall(done <-chan struct{}, taken *atomic.Int64, sent *atomic.Bool, stall func()) {
+// watchStall calls stall when taken stops growing for stallTimeout before everything was sent, or when
+// the command has not ended a while after everything was: the buffers between kindling and the
+// container (socket, API server, kubelet) can take a whole small transfer, so a container killed then
+// never shows as a reader that stopped. What is left after the last byte is sent is draining those
+// buffers and the commit: stallTimeout, plus a second per 4 MiB of the transfer. It returns when done is
+// closed.
+func watchStall(done <-chan struct{}, taken *atomic.Int64, sent *atomic.Bool, size int64, stall func()) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	last, since := taken.Load(), time.Now()
+	var sentAt time.Time
 	for {
 		select {
 		case <-done:
 			return
 		case <-tick.C:
 		}
-		if sent.Load() {
-			return // what remains is the container's own work (the commit), bounded by the deadline
-		}
-		if n := taken.Load(); n != last {
+		switch n := taken.Load(); {
+		case sent.Load():
+			if sentAt.IsZero() {
+				sentAt = time.Now()
+			}
+			if time.Since(sentAt) >= stallTimeout+time.Duration(size/(4<<20))*time.Second {
+				stall()
+				return
+			}
+		case n != last:
 			last, since = n, time.Now()
-		} else if time.Since(since) >= stallTimeout {
+		case time.Since(since) >= stallTimeout:
 			stall()
 			return
 		}
