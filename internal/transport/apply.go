@@ -459,7 +459,7 @@ func (q *quietStdin) end() { q.over.Store(true) }
 // open (the API server keeps the stream, client-go blocks in its write): without this the flush would
 // wait for the whole operation's deadline, minutes for a large sync. A live container takes bytes as fast
 // as it writes them to disk. (A variable for the tests.)
-var stallTimeout = 15 * time.Second
+var stallTimeout = 10 * time.Second
 
 var errStalled = errors.New("the transfer stalled")
 
