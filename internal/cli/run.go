@@ -83,6 +83,14 @@ func runSync(ctx context.Context, out io.Writer, o syncOptions, connect func() (
 		// (acquireErr: the deferred release below must read the function's err, not a shadow of it.)
 		hold, acquireErr := restart.Acquire(ctx, client.Clientset, d.Namespace, d.Name, identity, clock.Real{})
 		if acquireErr != nil {
+			var held *restart.HeldError
+			if !errors.As(acquireErr, &held) {
+				// The update may have landed though its answer did not (a signal during it): a hold of
+				// this session's is taken back.
+				cleanup, cancel := context.WithTimeout(context.Background(), restoreTimeout)
+				defer cancel()
+				_, _ = restart.RestoreDeploymentAs(cleanup, client.Clientset, d.Namespace, d.Name, restart.RestoreOptions{Identity: identity})
+			}
 			return acquireErr
 		}
 		restored := guardOf(ctx).changing(d.Namespace, d.Name)

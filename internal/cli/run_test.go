@@ -246,3 +246,28 @@ func TestASecondSessionRefusesALiveHoldersDeployment(t *testing.T) {
 		}
 	}
 }
+
+// A hold whose update landed though its answer did not (a signal during it) is taken back: the
+// Deployment is left without kindling's annotations.
+func TestAHoldWhoseAnswerWasLostIsTakenBack(t *testing.T) {
+	f := newFakeCluster()
+	first := true
+	f.clientset.PrependReactor("update", "deployments", func(a k8stesting.Action) (bool, k8sruntime.Object, error) {
+		if !first {
+			return false, nil, nil
+		}
+		first = false
+		obj := a.(k8stesting.UpdateAction).GetObject()
+		if err := f.clientset.Tracker().Update(appsv1.SchemeGroupVersion.WithResource("deployments"), obj, "ns"); err != nil {
+			t.Fatal(err)
+		}
+		return true, nil, context.Canceled
+	})
+	err := runSync(context.Background(), &syncOut{}, syncOpts(t, true), f.connect)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want the lost answer's", err)
+	}
+	if d := f.leftChanged(t); d != "" {
+		t.Fatalf("left the Deployment changed: %s", d)
+	}
+}
