@@ -137,6 +137,9 @@ func (s *Session) Watch(ctx context.Context, batches <-chan watch.Batch) error {
 			reported = ""
 		case errors.Is(err, errLocalUnknown):
 			// The first scan or build failed (and said why): the next change tries again.
+		case onlySourceChanged(err):
+			// A file saved again while it was sent: the retry sends its new version; nothing to say.
+			retry = s.cfg.Clock.NewTimer(retryAfter).C()
 		case unreachable(err):
 			// However each pod's request failed, it is one fact, said once until a flush succeeds.
 			if reported != clusterUnreachable {
@@ -223,6 +226,19 @@ func (s *Session) catchUp(ctx context.Context, start time.Time, l late) error {
 	return s.flush(ctx, start, "caught up")
 }
 
+// onlySourceChanged tells whether every failure of a flush is a local file saved again while it was sent.
+func onlySourceChanged(err error) bool {
+	if f, ok := err.(flushError); ok {
+		for _, e := range f {
+			if !errors.Is(e, transport.ErrSourceChanged) {
+				return false
+			}
+		}
+		return len(f) > 0
+	}
+	return errors.Is(err, transport.ErrSourceChanged)
+}
+
 // clusterUnreachable is what a flush says when the cluster's API server does not answer.
 const clusterUnreachable = "the cluster is unreachable"
 
@@ -234,8 +250,10 @@ func unreachable(err error) bool {
 		return true
 	}
 	msg := err.Error()
+	// (An exec stream the API server dropped as it went down ends in an abnormal WebSocket closure.)
 	for _, s := range []string{"connection refused", "connection reset", "no route to host", "i/o timeout",
-		"http2: client connection lost", "TLS handshake timeout", "the server is currently unable to handle the request"} {
+		"http2: client connection lost", "TLS handshake timeout", "the server is currently unable to handle the request",
+		"websocket: close 1006 (abnormal closure)"} {
 		if strings.Contains(msg, s) {
 			return true
 		}
