@@ -39,8 +39,11 @@ type Watcher struct {
 
 	changes chan string
 	errors  chan error
-	done    chan struct{}
-	exited  chan struct{}
+	// fsErrors and overflowed are fsnotify's errors, passed on by drainErrors.
+	fsErrors   chan error
+	overflowed chan struct{}
+	done       chan struct{}
+	exited     chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
@@ -75,15 +78,18 @@ func New(root string, excluded func(rel string, isDir bool) bool) (*Watcher, err
 		add:      fsw.Add,
 		dirs:     map[string]struct{}{},
 		// A buffer lets bursts (a checkout, a build) flow while the consumer merges them.
-		changes: make(chan string, 1024),
-		errors:  make(chan error, 1),
-		done:    make(chan struct{}),
-		exited:  make(chan struct{}),
+		changes:    make(chan string, 1024),
+		errors:     make(chan error, 1),
+		fsErrors:   make(chan error, 16),
+		overflowed: make(chan struct{}, 1),
+		done:       make(chan struct{}),
+		exited:     make(chan struct{}),
 	}
 	if err := w.watchTree("", nil); err != nil {
 		fsw.Close()
 		return nil, err
 	}
+	go w.drainErrors()
 	go w.run()
 	return w, nil
 }
@@ -123,16 +129,32 @@ func (w *Watcher) run() {
 			if err := w.handle(ev); err != nil {
 				w.sendError(err)
 			}
-		case err, ok := <-w.fs.Errors:
-			if !ok {
-				return
-			}
-			if errors.Is(err, fsnotify.ErrEventOverflow) {
-				err = w.resync()
-			}
-			if err != nil {
+		case <-w.overflowed:
+			if err := w.resync(); err != nil {
 				w.sendError(err)
 			}
+		case err := <-w.fsErrors:
+			w.sendError(err)
+		}
+	}
+}
+
+// drainErrors passes fsnotify's errors on to the event loop. It runs on its own because fsnotify sends
+// some of them while holding the lock that Add and Remove take: were the event loop, which calls those,
+// the one receiving them, both would wait for each other forever (a watcher gone silent after a
+// directory was moved, and a Close that never returns). It ends when Close closes fsnotify's channels.
+func (w *Watcher) drainErrors() {
+	for err := range w.fs.Errors {
+		if errors.Is(err, fsnotify.ErrEventOverflow) {
+			select {
+			case w.overflowed <- struct{}{}:
+			default: // one rescan pending covers every overflow before it
+			}
+			continue
+		}
+		select {
+		case w.fsErrors <- err:
+		default: // the queue is full of errors still to be said; more of them add nothing
 		}
 	}
 }

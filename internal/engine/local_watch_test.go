@@ -1,0 +1,171 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/kindling-dev/kindling/internal/clock"
+	"github.com/kindling-dev/kindling/internal/plan"
+	"github.com/kindling-dev/kindling/internal/watch"
+)
+
+// TestWatchedDirTracksRandomOperations drives the local half of a watching session (watcher, debouncer,
+// Dir.Update) with seeded random operations, some while an update is "syncing", and requires the tree it
+// ends with to be what a fresh scan reads: a path it missed would never be synced or deleted.
+func TestWatchedDirTracksRandomOperations(t *testing.T) {
+	rounds := 20
+	if testing.Short() {
+		rounds = 3
+	}
+	for i := range rounds {
+		seed := time.Now().UnixNano() + int64(i)
+		if s := os.Getenv("KINDLING_SEED"); s != "" {
+			fmt.Sscan(s, &seed)
+			rounds = 1
+		}
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { checkWatchedDir(t, seed) })
+		if os.Getenv("KINDLING_SEED") != "" {
+			break
+		}
+	}
+}
+
+func checkWatchedDir(t *testing.T, seed int64) {
+	r := rand.New(rand.NewSource(seed))
+	src := t.TempDir()
+	none := func(string, bool) bool { return false }
+	w, err := watch.New(src, none)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		closed := make(chan error)
+		go func() { closed <- w.Close() }()
+		select {
+		case <-closed:
+		case <-time.After(5 * time.Second):
+			t.Error("the watcher's Close did not return within 5s")
+		}
+	}()
+	go func() {
+		for range w.Errors() {
+		}
+	}()
+	deb := watch.NewDebouncer(clock.Real{}, 10*time.Millisecond, watch.MaxWait(10*time.Millisecond), w.Changes())
+	defer deb.Stop()
+	d := &Dir{Src: src, Excluded: none}
+	if _, _, err := d.Update(context.Background(), []string{""}); err != nil {
+		t.Fatal(err)
+	}
+	updated := make(chan plan.Tree, 1)
+	go func() {
+		var last plan.Tree
+		defer func() { updated <- last }()
+		for {
+			select {
+			case b, ok := <-deb.Batches():
+				if !ok {
+					return
+				}
+				paths := b.Paths
+				if b.Rescan {
+					paths = []string{""}
+				}
+				tree, _, err := d.Update(context.Background(), paths)
+				if err != nil {
+					t.Errorf("update %q: %v", paths, err)
+					last = nil
+					return
+				}
+				last = tree
+				time.Sleep(time.Duration(len(paths)%3) * 10 * time.Millisecond) // a sync
+			case <-time.After(300 * time.Millisecond): // quiet: every event is in
+				return
+			}
+		}
+	}()
+
+	names := []string{"a", "b", "c d", "x.py", "-dash"}
+	randomPath := func() string {
+		parts := make([]string, 1+r.Intn(3))
+		for i := range parts {
+			parts[i] = names[r.Intn(len(names))]
+		}
+		return filepath.Join(parts...)
+	}
+	existing := func() string {
+		var all []string
+		_ = filepath.WalkDir(src, func(p string, _ os.DirEntry, err error) error {
+			if err == nil && p != src {
+				all = append(all, p)
+			}
+			return nil
+		})
+		if len(all) == 0 {
+			return ""
+		}
+		return all[r.Intn(len(all))]
+	}
+	var log []string
+	for i := range 300 {
+		p := filepath.Join(src, randomPath())
+		rel, _ := filepath.Rel(src, p)
+		switch r.Intn(7) {
+		case 0, 1, 2:
+			_ = os.MkdirAll(filepath.Dir(p), 0o755)
+			if err := os.WriteFile(p, []byte(fmt.Sprint(i)), 0o644); err != nil {
+				_ = os.RemoveAll(p)
+				_ = os.WriteFile(p, []byte("replaced"), 0o644)
+			}
+			log = append(log, "write "+rel)
+		case 3:
+			if e := existing(); e != "" {
+				_ = os.RemoveAll(e)
+				log = append(log, "rm -r "+e[len(src)+1:])
+			}
+		case 4:
+			if e := existing(); e != "" {
+				_ = os.MkdirAll(filepath.Dir(p), 0o755)
+				err := os.Rename(e, p)
+				log = append(log, fmt.Sprintf("mv %s %s (%v)", e[len(src)+1:], rel, err))
+			}
+		case 5:
+			_ = os.MkdirAll(p, 0o755)
+			log = append(log, "mkdir -p "+rel)
+		case 6:
+			if e := existing(); e != "" {
+				if info, err := os.Lstat(e); err == nil && info.Mode().IsRegular() {
+					_ = os.Chmod(e, info.Mode().Perm()^0o111)
+					log = append(log, "chmod "+e[len(src)+1:])
+				}
+			}
+		}
+		if r.Intn(20) == 0 {
+			time.Sleep(time.Duration(5+r.Intn(30)) * time.Millisecond)
+		}
+	}
+	got := <-updated
+	want, err := plan.Scan(src, none)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var diffs []string
+	for p, e := range want {
+		if g, ok := got[p]; !ok || g != e {
+			diffs = append(diffs, fmt.Sprintf("%q: watched %v, on disk %v", p, g.Kind, e.Kind))
+		}
+	}
+	for p, g := range got {
+		if _, ok := want[p]; !ok {
+			diffs = append(diffs, fmt.Sprintf("%q: watched %v, not on disk", p, g.Kind))
+		}
+	}
+	if len(diffs) > 0 {
+		t.Errorf("seed %d: the watched tree differs from a scan:\n%v\noperations:\n%v", seed, diffs, log)
+	}
+}
