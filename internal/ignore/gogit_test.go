@@ -106,7 +106,7 @@ func TestExcludedAgreesWithGoGit(t *testing.T) {
 		}
 		m := &Matcher{}
 		for _, p := range patterns {
-			m.add(p)
+			m.add(p, SourceFlag)
 		}
 		want := newGoGitMatcher(patterns)
 		for range 50 {
@@ -133,7 +133,7 @@ func TestPrunableIsExcludedWhole(t *testing.T) {
 		}
 		m := &Matcher{}
 		for _, p := range patterns {
-			m.add(p)
+			m.add(p, SourceFlag)
 		}
 		names, paths := m.Prunable()
 		want := newGoGitMatcher(patterns)

@@ -26,6 +26,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -44,7 +45,9 @@ var Defaults = []string{
 // Matcher answers whether a path under the source directory is excluded. It is safe for concurrent use.
 type Matcher struct {
 	patterns []string
-	rules    []rule
+	// sources says where each pattern comes from, for Why: "default", "--exclude" or ".kindlingignore:LINE".
+	sources []string
+	rules   []rule
 	// dirs caches the verdict per directory (string → bool): every path asks about all of its ancestors,
 	// and a tree has far fewer directories than files. The verdict depends on the path only, so entries
 	// never go stale.
@@ -115,13 +118,13 @@ func isLiteral(glob string) bool { return !strings.ContainsAny(glob, `*?[\`) }
 func New(src string, extra []string) (*Matcher, error) {
 	m := &Matcher{}
 	for _, p := range Defaults {
-		m.add(p)
+		m.add(p, SourceDefault)
 	}
 	for _, p := range extra {
 		if err := validate(p); err != nil {
 			return nil, fmt.Errorf("--exclude %q: %w", p, err)
 		}
-		m.add(p)
+		m.add(p, SourceFlag)
 	}
 	if err := m.addFile(filepath.Join(src, FileName)); err != nil {
 		return nil, err
@@ -147,7 +150,7 @@ func (m *Matcher) addFile(name string) error {
 		if err := validate(p); err != nil {
 			return fmt.Errorf("%s:%d: pattern %q: %w", name, line, p, err)
 		}
-		m.add(p)
+		m.add(p, FileName+":"+strconv.Itoa(line))
 	}
 	if err := scanner.Err(); err != nil {
 		return fmt.Errorf("cannot read ignore file %s: %w (fix or remove it)", name, err)
@@ -155,8 +158,9 @@ func (m *Matcher) addFile(name string) error {
 	return nil
 }
 
-func (m *Matcher) add(p string) {
+func (m *Matcher) add(p, source string) {
 	m.patterns = append(m.patterns, p)
+	m.sources = append(m.sources, source)
 	b := body(p)
 	anchored := strings.Contains(strings.TrimSuffix(b, "/"), "/")
 	m.rules = append(m.rules, rule{
@@ -267,16 +271,20 @@ func (m *Matcher) Excluded(rel string, isDir bool) bool {
 			return v.(bool)
 		}
 	}
-	excluded := m.Excluded(path.Dir(rel), true) || m.decide(rel, isDir) == gitignore.Exclude
+	excluded := m.Excluded(path.Dir(rel), true)
+	if !excluded {
+		res, _ := m.decide(rel, isDir)
+		excluded = res == gitignore.Exclude
+	}
 	if isDir {
 		m.dirs.Store(rel, excluded)
 	}
 	return excluded
 }
 
-// decide returns the verdict of the last rule that names path itself, ignoring rules that only match one
-// of its ancestors (those were decided when the ancestor was).
-func (m *Matcher) decide(rel string, isDir bool) gitignore.MatchResult {
+// decide returns the verdict of the last rule that names path itself, and that rule's index (-1 for
+// none), ignoring rules that only match one of its ancestors (those were decided when the ancestor was).
+func (m *Matcher) decide(rel string, isDir bool) (gitignore.MatchResult, int) {
 	first, _, _ := strings.Cut(rel, "/")
 	last := rel[strings.LastIndexByte(rel, '/')+1:]
 	// Split only for a rule whose key name test passes: Split allocates, and most paths pass none.
@@ -294,10 +302,10 @@ func (m *Matcher) decide(rel string, isDir bool) gitignore.MatchResult {
 			names = strings.Split(rel, "/")
 		}
 		if res := r.matchItself(names, isDir); res != gitignore.NoMatch {
-			return res
+			return res, i
 		}
 	}
-	return gitignore.NoMatch
+	return gitignore.NoMatch, -1
 }
 
 func (r rule) matchItself(names []string, isDir bool) gitignore.MatchResult {

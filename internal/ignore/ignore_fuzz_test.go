@@ -9,7 +9,7 @@ import (
 // FuzzExcluded: for any rules (one per line, as in .kindlingignore; those New rejects are dropped) and any
 // path, Excluded never panics and agrees with go-git's own matching applied level by level (goGitMatcher),
 // a directory it excludes excludes everything in it, its verdicts do not depend on what was asked before
-// (the directory cache), and every directory Prunable names is excluded whole.
+// (the directory cache), Why agrees with it, and every directory Prunable names is excluded whole.
 func FuzzExcluded(f *testing.F) {
 	f.Add("", "a", "b", true)
 	f.Add("*.pyc\n!keep.pyc", "src/keep.pyc", "x", false)
@@ -35,8 +35,8 @@ func FuzzExcluded(f *testing.F) {
 		}
 		m, fresh := &Matcher{}, &Matcher{}
 		for _, p := range patterns {
-			m.add(p)
-			fresh.add(p)
+			m.add(p, SourceFlag)
+			fresh.add(p, SourceFlag)
 		}
 		want := newGoGitMatcher(patterns)
 		got := m.Excluded(rel, isDir)
@@ -53,6 +53,9 @@ func FuzzExcluded(f *testing.F) {
 			if isDir && got && !c {
 				t.Fatalf("%q is excluded but %q in it is not (rules %q)", rel, inside, patterns)
 			}
+		}
+		if why := m.Why(rel, isDir); why.Excluded != got || why.Excluded && why.Rule == "" {
+			t.Fatalf("Why(%q, isDir=%v) = %+v, but Excluded says %v (rules %q)", rel, isDir, why, got, patterns)
 		}
 		if fresh.Excluded(rel, isDir) != got {
 			t.Fatalf("Excluded(%q) changed after a question about a path inside it (rules %q)", rel, patterns)

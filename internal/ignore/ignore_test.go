@@ -20,6 +20,9 @@ func runChecks(t *testing.T, m *Matcher, checks []check) {
 		if got := m.Excluded(c.rel, c.isDir); got != c.want {
 			t.Errorf("Excluded(%q, isDir=%v) = %v, want %v (patterns %q)", c.rel, c.isDir, got, c.want, m.Patterns())
 		}
+		if why := m.Why(c.rel, c.isDir); why.Excluded != c.want {
+			t.Errorf("Why(%q, isDir=%v) = %+v, want Excluded %v (patterns %q)", c.rel, c.isDir, why, c.want, m.Patterns())
+		}
 	}
 }
 
