@@ -1,6 +1,10 @@
 package ignore
 
-import "github.com/go-git/go-git/v5/plumbing/format/gitignore"
+import (
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
+)
 
 // Where a rule comes from, as Reason.Source says it; a .kindlingignore rule is FileName+":"+its line.
 const (
@@ -45,4 +49,30 @@ func (m *Matcher) Why(rel string, isDir bool) Reason {
 		}
 	}
 	return why
+}
+
+// PatternFor is a rule that excludes exactly rel (a directory with everything in it when isDir), for a
+// message that tells the user what to add: "data/big.bin", "/big.bin" (a name alone would match at any
+// depth), "/data/". Glob characters in names are escaped, so the rule never matches more than rel.
+func PatternFor(rel string, isDir bool) string {
+	var b strings.Builder
+	if !strings.Contains(rel, "/") {
+		b.WriteByte('/')
+	}
+	for i := 0; i < len(rel); i++ {
+		c := rel[i]
+		switch {
+		case c == '*' || c == '?' || c == '[' || c == '\\':
+			b.WriteByte('\\')
+		case b.Len() == 0 && (c == '!' || c == '#'):
+			b.WriteByte('\\') // else a negation, or a comment in .kindlingignore
+		case c == ' ' && i == len(rel)-1:
+			b.WriteByte('\\') // a trailing space is dropped unless escaped, as in git
+		}
+		b.WriteByte(c)
+	}
+	if isDir {
+		b.WriteByte('/')
+	}
+	return b.String()
 }

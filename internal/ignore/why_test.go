@@ -53,3 +53,49 @@ func TestWhy(t *testing.T) {
 		})
 	}
 }
+
+func TestPatternFor(t *testing.T) {
+	tests := []struct {
+		rel   string
+		isDir bool
+		want  string
+		// others are paths the pattern must not exclude.
+		others []string
+	}{
+		{"data/big.bin", false, "data/big.bin", []string{"x/data/big.bin", "data/big.bin2", "data"}},
+		{"big.bin", false, "/big.bin", []string{"sub/big.bin"}},
+		{"data", true, "/data/", []string{"sub/data", "data2"}},
+		{"web/assets", true, "web/assets/", []string{"x/web/assets", "web/assets2"}},
+		{"a*b/[x]?.bin", false, `a\*b/\[x]\?.bin`, []string{"aXb/[x]?.bin", "a*b/x1.bin"}},
+		{"!important", false, `/!important`, []string{"x/!important"}},
+		{"#notes", false, `/#notes`, nil},
+		{"!keep/x", false, `\!keep/x`, []string{"keep/x"}},
+		{`back\slash`, false, `/back\\slash`, []string{"backslash"}},
+		{"trailing ", false, `/trailing\ `, []string{"trailing"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.rel, func(t *testing.T) {
+			got := PatternFor(tt.rel, tt.isDir)
+			if got != tt.want {
+				t.Errorf("PatternFor(%q, %v) = %q, want %q", tt.rel, tt.isDir, got, tt.want)
+			}
+			m, err := New(t.TempDir(), []string{got})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if why := m.Why(tt.rel, tt.isDir); !why.Excluded || why.Rule != got {
+				t.Errorf("--exclude %q: Why(%q) = %+v, want it excluded by that rule", got, tt.rel, why)
+			}
+			if tt.isDir && !m.Excluded(tt.rel+"/inside", false) {
+				t.Errorf("--exclude %q does not exclude what is inside %q", got, tt.rel)
+			}
+			for _, o := range tt.others {
+				for _, isDir := range []bool{false, true} {
+					if why := m.Why(o, isDir); why.Excluded && why.Source == SourceFlag {
+						t.Errorf("--exclude %q also excludes %q (isDir %v)", got, o, isDir)
+					}
+				}
+			}
+		})
+	}
+}
