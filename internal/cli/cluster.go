@@ -30,6 +30,17 @@ func dial(c connection) (*cluster, error) {
 	}}, nil
 }
 
+// in is the cluster with namespace as the session's, sharing the connection; "" keeps the
+// kubeconfig's. (Entries of a project may live in different namespaces of one cluster.)
+func (c *cluster) in(namespace string) *cluster {
+	if namespace == "" || namespace == c.Namespace {
+		return c
+	}
+	client := *c.Client
+	client.Namespace = namespace
+	return &cluster{Client: &client, exec: c.exec}
+}
+
 // exitGuard knows which Deployments this process has changed and not yet restored, so that a user who
 // insists on quitting at once (a third signal) is told exactly how to undo them.
 type exitGuard struct {

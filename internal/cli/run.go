@@ -28,35 +28,74 @@ import (
 // firstPodTimeout bounds how long --once waits for a pod that is still starting.
 const firstPodTimeout = 2 * time.Minute
 
-func runSync(ctx context.Context, out io.Writer, o syncOptions, connect func() (*cluster, error)) (err error) {
-	matcher, err := ignore.New(o.src, o.excludes)
-	if err != nil {
-		return usageError{err}
-	}
-	var changes <-chan string
-	if !o.once && !o.dryRun {
-		// The watcher starts before the initial scan so that a save during the scan is not lost.
-		w, err := watch.New(o.src, watchExcluded(matcher.Excluded, o.src, o.buildOutput))
+// runSync runs the entries of a run in one process: one file watcher over all their source trees, one
+// connection to the cluster, and for each entry its own session, strategy, pods and restore. An entry that
+// fails does not stop the others; a stop (Ctrl-C) stops and restores them all.
+func runSync(ctx context.Context, rep *reporter, entries []syncOptions, connect func() (*cluster, error)) error {
+	watching := !entries[0].once && !entries[0].dryRun
+	feeds := make([]<-chan string, len(entries))
+	if watching {
+		// The watcher starts before the initial scans so that a save during a scan is not lost.
+		shared, err := watchEntries(entries, rep)
 		if err != nil {
 			return err
 		}
-		defer w.Close()
-		changes = w.Changes()
-		go func() {
-			for err := range w.Errors() {
-				fmt.Fprintf(out, "kindling: watcher: %v\n", err)
+		defer shared.Close()
+		feeds = shared.feeds
+	}
+	client, err := connect()
+	if err != nil {
+		return err
+	}
+	if len(entries) == 1 {
+		return runEntry(ctx, rep.entry(entries[0].deployment, false), entries[0], feeds[0], client.in(entries[0].namespace))
+	}
+	errs := make([]error, len(entries))
+	var wg sync.WaitGroup
+	for i, o := range entries {
+		wg.Go(func() {
+			e := rep.entry(o.deployment, true)
+			if errs[i] = runEntry(ctx, e, o, feeds[i], client.in(o.namespace)); errs[i] != nil {
+				fmt.Fprintf(e.out, "kindling: %v\n", kube.ExplainDenied(errs[i]))
 			}
-		}()
+		})
+	}
+	wg.Wait()
+	var failed []string
+	for i, err := range errs {
+		if err != nil {
+			failed = append(failed, entries[i].deployment)
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d entries ended with an error (said above): %s", len(failed), len(entries), strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+// runEntry runs one entry: it reaches the Deployment, plans the strategy, changes the cluster only from
+// the moment every way out restores it, and syncs until ctx ends (or once).
+func runEntry(ctx context.Context, rep *entryReporter, o syncOptions, changes <-chan string, client *cluster) (err error) {
+	out := rep.out
+	// leftChanged says whether the cluster still holds a change of this entry's: what "stopped" reports.
+	leftChanged, restoreFailed := false, false
+	defer func() {
+		if err != nil && ctx.Err() == nil {
+			rep.failed(kube.ExplainDenied(err).Error(), false, nil)
+		}
+		if !o.dryRun {
+			rep.stopped(!leftChanged)
+		}
+	}()
+	matcher, err := ignore.New(o.src, o.excludes)
+	if err != nil {
+		return usageError{err}
 	}
 	local := &engine.Dir{Src: o.src, Excluded: matcher.Excluded, HashFile: localHashFile(o.src)}
 	if !o.restart && !o.dryRun {
 		// Nothing about the source tree depends on the cluster: it is read while kindling reaches it. (With
 		// --restart the runtime decides what is synced, and a start is a rollout anyway.)
 		local.StartScan()
-	}
-	client, err := connect()
-	if err != nil {
-		return err
 	}
 	warm := startWarmShells(client, o.deployment)
 	defer warm.closeRest()
@@ -94,6 +133,7 @@ func runSync(ctx context.Context, out io.Writer, o syncOptions, connect func() (
 			return acquireErr
 		}
 		restored := guardOf(ctx).changing(d.Namespace, d.Name)
+		leftChanged = true
 		var heartbeat sync.WaitGroup
 		var lose context.CancelCauseFunc
 		ctx, lose = context.WithCancelCause(ctx)
@@ -125,6 +165,7 @@ func runSync(ctx context.Context, out io.Writer, o syncOptions, connect func() (
 				return
 			}
 			restored()
+			leftChanged = restoreFailed || o.once && o.keep && err == nil
 		}()
 	}
 	pods, err := client.WatchPods(ctx, d, container)
@@ -145,19 +186,22 @@ func runSync(ctx context.Context, out io.Writer, o syncOptions, connect func() (
 		Dest:    o.dest,
 		Targets: targets,
 		Out:     out,
+		Report:  rep.engineReport,
 		Clock:   clock.Real{},
 	}
 	// Excluded paths are left out of the container's manifest too, so they are never deleted there
 	// (an image's own node_modules stays).
 	// The matcher's rules also prune the directories they exclude whole in the container's own listing.
 	remoteExcludes := transport.ExcludingRules(matcher)
+	var rp *restartPlan
 	if o.restart {
-		rp, err := planRestart(ctx, out, o, client, d, targets, identity)
+		var planErr error
+		rp, planErr = planRestart(ctx, out, o, client, d, targets, identity)
 		if rp != nil && rp.buildDir != "" {
 			defer os.RemoveAll(rp.buildDir)
 		}
-		if err != nil {
-			return err
+		if planErr != nil {
+			return planErr
 		}
 		if err := ctx.Err(); err != nil {
 			return err // stopped during detection: nothing was changed
@@ -173,7 +217,9 @@ func runSync(ctx context.Context, out io.Writer, o syncOptions, connect func() (
 				fmt.Fprintf(out, "kindling: deployment/%s keeps the restart supervisor (--keep); `%s` undoes it\n", d.Name, restoreCommand(d.Namespace, d.Name))
 				return
 			}
-			err = errors.Join(err, restore(out, rp.strategy, d.Namespace, d.Name))
+			restoreErr := restore(out, rp.strategy, d.Namespace, d.Name)
+			restoreFailed = restoreErr != nil
+			err = errors.Join(err, restoreErr)
 		}()
 		if err := rp.strategy.Prepare(ctx); err != nil {
 			return err
@@ -196,6 +242,12 @@ func runSync(ctx context.Context, out io.Writer, o syncOptions, connect func() (
 	}
 	session := engine.New(cfg)
 	fmt.Fprintf(out, "kindling: syncing %s → deployment/%s (container %s) %s in namespace %s\n", o.src, d.Name, container, cfg.Dest, client.Namespace)
+	started := startedEvent{Namespace: d.Namespace, Container: container, Src: o.src, Dest: cfg.Dest,
+		Strategy: "sync", Reason: "--restart not given: files are synced, the app is not reloaded"}
+	if rp != nil {
+		started.Runtime, started.Strategy, started.Reason = rp.detection.Runtime.Display, rp.strategy.Name(), describe(rp.detection)
+	}
+	rep.started(started)
 	if o.once {
 		return session.Once(ctx)
 	}

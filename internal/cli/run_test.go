@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -141,7 +142,7 @@ func TestEveryWayOutOfAStartLeavesTheTemplateExact(t *testing.T) {
 	// A whole --once run counts the requests of a start-up; a watching session makes the same ones.
 	f := newFakeCluster()
 	calls := f.countCalls(func(int64) error { return nil })
-	if err := runSync(context.Background(), &syncOut{}, syncOpts(t, true), f.connect); err == nil {
+	if err := runOne(context.Background(), &syncOut{}, syncOpts(t, true), f.connect); err == nil {
 		t.Fatal("--once with a supervisor that does not run here succeeded; the test cannot tell a reload from none")
 	}
 	total := calls.Load()
@@ -171,7 +172,7 @@ func TestEveryWayOutOfAStartLeavesTheTemplateExact(t *testing.T) {
 				})
 				out := &syncOut{}
 				done := make(chan error, 1)
-				go func() { done <- runSync(ctx, out, syncOpts(t, false), f.connect) }()
+				go func() { done <- runOne(ctx, out, syncOpts(t, false), f.connect) }()
 				err := waitOrInterrupt(t, done, cancel, out)
 				finished.Store(true)
 				if d := f.leftChanged(t); d != "" {
@@ -235,7 +236,7 @@ func TestASecondSessionRefusesALiveHoldersDeployment(t *testing.T) {
 		before, _ := json.Marshal(d)
 		o := syncOpts(t, true)
 		o.restart = restartToo
-		err := runSync(context.Background(), &syncOut{}, o, f.connect)
+		err := runOne(context.Background(), &syncOut{}, o, f.connect)
 		var held *restart.HeldError
 		if !errors.As(err, &held) || !strings.Contains(err.Error(), "held by another kindling (laptop pid 7") {
 			t.Fatalf("restart=%v: err = %v, want the holder named", restartToo, err)
@@ -263,11 +264,16 @@ func TestAHoldWhoseAnswerWasLostIsTakenBack(t *testing.T) {
 		}
 		return true, nil, context.Canceled
 	})
-	err := runSync(context.Background(), &syncOut{}, syncOpts(t, true), f.connect)
+	err := runOne(context.Background(), &syncOut{}, syncOpts(t, true), f.connect)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want the lost answer's", err)
 	}
 	if d := f.leftChanged(t); d != "" {
 		t.Fatalf("left the Deployment changed: %s", d)
 	}
+}
+
+// runOne runs one entry as kindling sync does, with human output to out.
+func runOne(ctx context.Context, out io.Writer, o syncOptions, connect func() (*cluster, error)) error {
+	return runSync(ctx, newReporter(out, out, runOptions{output: "text"}), []syncOptions{o}, connect)
 }

@@ -29,7 +29,8 @@ const holdFirstStart = 60 * time.Second
 
 // restartPlan is how a session with --restart syncs and reloads, chosen from the detected runtime.
 type restartPlan struct {
-	strategy restart.Strategy
+	detection runtime.Detection
+	strategy  restart.Strategy
 	// local, dest and remoteExcluded replace the directory sync for compiled apps: only the artifact
 	// is synced, next to the running executable.
 	local          engine.Local
@@ -68,7 +69,7 @@ func planRestart(ctx context.Context, out io.Writer, o syncOptions, client *clus
 	for _, n := range det.Notes {
 		fmt.Fprintln(out, "kindling: note: "+n)
 	}
-	p := &restartPlan{}
+	p := &restartPlan{detection: det}
 	var pid1 []string
 	for _, proc := range procs {
 		if proc.PID == 1 {

@@ -1,12 +1,16 @@
 package cli
 
 import (
+	"errors"
 	"os"
 	"path"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/kindling-dev/kindling/internal/runtime"
 )
@@ -37,7 +41,7 @@ const syncExamples = `  # Watch current directory, restart the app on each chang
   # Multi-container pod — target a specific container
   kindling sync -d my-api --container app --restart`
 
-// syncOptions are the flags of kindling sync.
+// syncOptions are the flags of kindling sync: one entry of a run.
 type syncOptions struct {
 	connection
 	src, dest, container            string
@@ -47,28 +51,53 @@ type syncOptions struct {
 	language, buildCmd, buildOutput string
 }
 
+// runOptions are the flags about the run as a whole, whatever its entries.
+type runOptions struct {
+	file    string
+	output  string
+	verbose bool
+}
+
 func newSyncCommand() *cobra.Command {
 	var o syncOptions
+	var r runOptions
 	cmd := &cobra.Command{
-		Use:   "sync -d DEPLOYMENT [flags]",
+		Use:   "sync [ENTRY] [-d DEPLOYMENT] [flags]",
 		Short: "Sync local files into a Deployment's pods and reload the app",
 		Long: `kindling sync watches your local source files and syncs changes into the running pods of a
 Deployment in real time — no image rebuild, no redeploy. Every running pod of the Deployment's current
 revision gets each change; a pod that is replaced or restarted is synced again as soon as it runs.
 
 The cluster is reached like kubectl does: --kubeconfig, else $KUBECONFIG, else ~/.kube/config; --context
-picks the context, and the namespace is -n, else the context's namespace, else "default".`,
+picks the context, and the namespace is -n, else the context's namespace, else "default".
+
+With a project file (kindling.yaml in the current directory or a parent, or -f), kindling sync with no
+-d runs every entry of it in one process; "kindling sync NAME" (or -d NAME) runs one. A flag given on the
+command line overrides the file.`,
 		Example: syncExamples,
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.validate(); err != nil {
+		Args:    cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			entries, err := o.complete(cmd.Flags(), args, r.file)
+			if err != nil {
 				return err
 			}
-			return runSync(cmd.Context(), cmd.OutOrStdout(), o, func() (*cluster, error) { return dial(o.connection) })
+			if r.output != "text" && r.output != "json" {
+				return usagef("--output %q is not known: use text or json", r.output)
+			}
+			return runSync(cmd.Context(), newReporter(cmd.OutOrStdout(), cmd.ErrOrStderr(), r), entries, func() (*cluster, error) { return dial(entries[0].connection) })
 		},
 	}
 	f := cmd.Flags()
-	o.connection.register(f, "Target deployment name (required)")
+	o.register(f)
+	f.StringVarP(&r.file, "file", "f", "", "Project file (default: kindling.yaml in the current directory or a parent)")
+	f.StringVarP(&r.output, "output", "o", "text", "Output format: text, or json for one event per line on stdout (see docs/events.md)")
+	f.BoolVarP(&r.verbose, "verbose", "v", false, "Say what was skipped and why (excluded paths, saves with no content change)")
+	return cmd
+}
+
+// register defines the flags of one entry.
+func (o *syncOptions) register(f *pflag.FlagSet) {
+	o.connection.register(f, "Target deployment name (required without a project file)")
 	f.StringVar(&o.src, "src", ".", "Local source directory to watch")
 	f.StringVar(&o.dest, "dest", "/app", "Destination path inside the container")
 	f.BoolVar(&o.restart, "restart", false, "Restart the app process after each sync")
@@ -81,12 +110,116 @@ picks the context, and the namespace is -n, else the context's namespace, else "
 	f.StringVar(&o.buildOutput, "build-output", "", "Path to built artifact to sync (default: auto-detect)")
 	f.BoolVar(&o.keep, "keep", false, "With --once --restart: leave the restart supervisor in the Deployment so the synced code keeps running (undo with kindling restore)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "Print the target, detected runtime and chosen strategy, then exit without changing anything")
-	return cmd
+}
+
+// complete resolves the entries of this run: the command line alone when there is no project file (or
+// -d names a Deployment the file does not list), else the file's entries (all, or the one named), each
+// with the file's defaults under it and the command line's flags over it. Every entry is validated
+// before anything in the cluster is touched.
+func (o syncOptions) complete(cli *pflag.FlagSet, args []string, file string) ([]syncOptions, error) {
+	if file == "" {
+		file = findProject(".")
+	} else if _, err := os.Stat(file); err != nil {
+		return nil, usagef("-f %s: %v; pass the path of a kindling.yaml", file, errors.Unwrap(err))
+	}
+	name := o.deployment
+	if len(args) == 1 {
+		if name != "" && name != args[0] {
+			return nil, usagef("both %q and -d %q name an entry: give one", args[0], name)
+		}
+		name = args[0]
+	}
+	if file == "" {
+		if len(args) == 1 {
+			return nil, usagef("no kindling.yaml here or in a parent directory to find entry %q in: use -d %s, or create one with kindling init", name, name)
+		}
+		if err := o.validate(); err != nil {
+			return nil, err
+		}
+		return []syncOptions{o}, nil
+	}
+	p, err := loadProject(file)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	var entries []fields
+	for _, e := range p.syncs {
+		if name == "" || e.values["deployment"].value == name {
+			entries = append(entries, e)
+		}
+	}
+	if len(entries) == 0 {
+		if len(args) == 1 {
+			return nil, usagef("%s has no entry %q; its entries are %s", file, name, strings.Join(p.entryNames(), ", "))
+		}
+		entries = []fields{{values: map[string]field{}}} // -d names a Deployment of its own: the file's defaults apply
+	}
+	var out []syncOptions
+	for _, e := range entries {
+		entry, err := resolveEntry(cli, p, e)
+		if err != nil {
+			return nil, err
+		}
+		if err := entry.validate(); err != nil {
+			if e.line > 0 {
+				return nil, usagef("%s:%d: %v", file, e.line, err)
+			}
+			return nil, err
+		}
+		out = append(out, entry)
+	}
+	return out, nil
+}
+
+// resolveEntry sets up one entry's options: the flags' defaults, then the file's top level, then the
+// entry, then what the command line gave.
+func resolveEntry(cli *pflag.FlagSet, p *project, e fields) (syncOptions, error) {
+	var o syncOptions
+	f := pflag.NewFlagSet("entry", pflag.ContinueOnError)
+	o.register(f)
+	base := filepath.Dir(p.path)
+	for _, part := range []fields{p.defaults, e} {
+		for key, v := range part.values {
+			if cli.Changed(key) {
+				continue
+			}
+			if (key == "src" || key == "kubeconfig") && !filepath.IsAbs(v.value.(string)) {
+				v.value = filepath.Join(base, v.value.(string)) // relative to the file, wherever kindling runs
+			}
+			if err := setFlag(f.Lookup(key), v.value); err != nil {
+				return o, usagef("%s:%d: %s: %v", p.path, v.line, key, err)
+			}
+		}
+	}
+	var err error
+	cli.Visit(func(given *pflag.Flag) {
+		if target := f.Lookup(given.Name); target != nil && err == nil {
+			if list, ok := given.Value.(pflag.SliceValue); ok {
+				err = target.Value.(pflag.SliceValue).Replace(list.GetSlice())
+				return
+			}
+			err = target.Value.Set(given.Value.String())
+		}
+	})
+	return o, err
+}
+
+// setFlag gives a flag a value read from the project file.
+func setFlag(f *pflag.Flag, value any) error {
+	switch v := value.(type) {
+	case []string:
+		return f.Value.(pflag.SliceValue).Replace(v)
+	case bool:
+		return f.Value.Set(strconv.FormatBool(v))
+	case time.Duration:
+		return f.Value.Set(v.String())
+	}
+	return f.Value.Set(value.(string))
 }
 
 func (o *syncOptions) validate() error {
 	if o.deployment == "" {
-		return usagef("--deployment (-d) is required: name the Deployment to sync into")
+		return usagef("--deployment (-d) is required: name the Deployment to sync into, or list several in a kindling.yaml")
 	}
 	info, err := os.Stat(o.src)
 	switch {

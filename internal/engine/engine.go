@@ -54,7 +54,55 @@ type Config struct {
 	// Timeout scales the deadlines of operations in a container (see opTimeout); zero means opTimeout.
 	Timeout time.Duration
 	Out     io.Writer
-	Clock   clock.Clock
+	// Report, when set, receives the facts of each line about a sync or a failure, for machines.
+	Report func(Report)
+	Clock  clock.Clock
+}
+
+// ReportKind says what a Report is about.
+type ReportKind int
+
+const (
+	// Synced is a flush that synced (written and deleted may be zero: a pod caught up, a retry).
+	Synced ReportKind = iota + 1
+	// Failed is a failure said to the user; the session retries unless it ends with the error.
+	Failed
+)
+
+// Report is what a line about a flush says, as data: the engine's side of kindling's events.
+type Report struct {
+	Kind             ReportKind
+	Written, Deleted int
+	Bytes            int64
+	// Targets are the containers synced (Synced) or failing (Failed).
+	Targets []string
+	// Duration is the flush's; SaveToServing is from the save to the reloaded app, when there was both.
+	Duration, SaveToServing time.Duration
+	Reload                  string
+	Message                 string
+	Retrying                bool
+}
+
+// report passes r on when the session has somewhere to send it.
+func (s *Session) report(r Report) {
+	if s.cfg.Report != nil {
+		s.cfg.Report(r)
+	}
+}
+
+// reportFailure sends err as a Failed report, naming the containers it concerns.
+func (s *Session) reportFailure(err error) {
+	r := Report{Kind: Failed, Message: err.Error(), Retrying: true}
+	var f flushError
+	if errors.As(err, &f) {
+		for _, e := range f {
+			var c *containerError
+			if errors.As(e, &c) {
+				r.Targets = append(r.Targets, c.targets...)
+			}
+		}
+	}
+	s.report(r)
 }
 
 // Session is one run of kindling sync.
@@ -144,6 +192,7 @@ func (s *Session) Watch(ctx context.Context, batches <-chan watch.Batch) error {
 			// However each pod's request failed, it is one fact, said once until a flush succeeds.
 			if reported != clusterUnreachable {
 				fmt.Fprintf(s.cfg.Out, "kindling: %s (%v); retrying, and your changes are synced when it answers\n", clusterUnreachable, rootCause(err))
+				s.report(Report{Kind: Failed, Message: fmt.Sprintf("%s (%v)", clusterUnreachable, rootCause(err)), Retrying: true})
 				reported = clusterUnreachable
 			}
 			retry = s.cfg.Clock.NewTimer(retryAfter).C()
@@ -151,6 +200,7 @@ func (s *Session) Watch(ctx context.Context, batches <-chan watch.Batch) error {
 			// The same failure again and again is said once, not once a second.
 			if msg := err.Error(); msg != reported {
 				fmt.Fprintf(s.cfg.Out, "kindling: %v (retrying)\n", err)
+				s.reportFailure(err)
 				reported = msg
 			}
 			retry = s.cfg.Clock.NewTimer(retryAfter).C()
@@ -179,6 +229,7 @@ func (s *Session) Watch(ctx context.Context, batches <-chan watch.Batch) error {
 			if err = s.update(ctx, paths); err != nil {
 				// A failed build or an unreadable file: the next change tries again.
 				fmt.Fprintf(s.cfg.Out, "kindling: %v\n", err)
+				s.reportFailure(err)
 				continue
 			}
 			// What a save leads to is news, even when it fails as the previous one did (a crash again);
@@ -220,6 +271,7 @@ func (s *Session) catchUp(ctx context.Context, start time.Time, l late) error {
 	if l.err != nil {
 		l.state.remote = nil
 		fmt.Fprintf(s.cfg.Out, "kindling: %s: %v\n", l.target, l.err)
+		s.report(Report{Kind: Failed, Message: fmt.Sprintf("%s: %v", l.target, l.err), Targets: []string{l.target}, Retrying: true})
 	} else {
 		fmt.Fprintf(s.cfg.Out, "kindling: %s answered again; catching it up\n", l.target)
 	}
@@ -526,7 +578,7 @@ func (s *Session) summarize(ctx context.Context, start time.Time, label string, 
 		return errNoTargets
 	}
 	var total transport.Stats
-	var reloads []string
+	var reloads, targets []string
 	synced, changed, failed := 0, 0, 0
 	for i, o := range outcomes {
 		total.Written += o.stats.Written
@@ -538,6 +590,7 @@ func (s *Session) summarize(ctx context.Context, start time.Time, label string, 
 			continue
 		}
 		synced++
+		targets = append(targets, o.target)
 		if o.changed {
 			changed++
 		}
@@ -562,13 +615,17 @@ func (s *Session) summarize(ctx context.Context, start time.Time, label string, 
 	if label != "" {
 		line += " [" + label + "]"
 	}
+	rep := Report{Kind: Synced, Written: total.Written, Deleted: total.Deleted, Bytes: total.Bytes, Targets: targets, Duration: now.Sub(start)}
 	if len(reloads) > 0 {
 		line += "; " + reloads[0]
+		rep.Reload = reloads[0]
 		if !s.savedAt.IsZero() {
-			line += fmt.Sprintf("; save-to-serving %s", now.Sub(s.savedAt).Round(time.Millisecond))
+			rep.SaveToServing = now.Sub(s.savedAt)
+			line += fmt.Sprintf("; save-to-serving %s", rep.SaveToServing.Round(time.Millisecond))
 		}
 	}
 	fmt.Fprintln(s.cfg.Out, line)
+	s.report(rep)
 	if len(failures) > 0 {
 		return failures
 	}
