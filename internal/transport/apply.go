@@ -50,6 +50,10 @@ func (s *Shell) Apply(ctx context.Context, dest string, p plan.Plan, src Source)
 			return Stats{}, err
 		}
 	}
+	if s.meter != nil {
+		s.meter.Start(int64(len(p.Writes)), p.Bytes())
+		defer s.meter.Done()
+	}
 	// What is about to change makes the kept listing of dest stale, however this call ends.
 	cache := s.cache(dest)
 	if cache != nil {
@@ -78,16 +82,16 @@ func (s *Shell) Apply(ctx context.Context, dest string, p plan.Plan, src Source)
 	record := cache != nil && len(p.Writes) >= cachedApply && tools["sha256sum"]
 	switch {
 	case !canTar(tools):
-		sent, err = s.applyFill(ctx, dest, stage, staged, deletes, src)
+		sent, err = s.applyFill(ctx, dest, stage, staged, deletes, src, s.meter)
 	case record && tools[findPrintf]:
 		// One listing, kept for the next Manifest, records the files in place.
-		if sent, err = s.applyTar(ctx, dest, stage, staged, deletes, src, nil, nil); err == nil {
+		if sent, err = s.applyTar(ctx, dest, stage, staged, deletes, src, nil, nil, s.meter); err == nil {
 			s.recordListing(ctx, dest, cache, p.Writes)
 		}
 	case record:
-		sent, err = s.applyTar(ctx, dest, stage, staged, deletes, src, cache, p.Writes)
+		sent, err = s.applyTar(ctx, dest, stage, staged, deletes, src, cache, p.Writes, s.meter)
 	default:
-		sent, err = s.applyTar(ctx, dest, stage, staged, deletes, src, nil, nil)
+		sent, err = s.applyTar(ctx, dest, stage, staged, deletes, src, nil, nil, s.meter)
 	}
 	if err != nil {
 		return Stats{Bytes: sent}, err
@@ -130,7 +134,7 @@ func (s *Shell) recordListing(ctx context.Context, dest string, cache *hashCache
 
 // applyTar runs tarApplyScript. With record (files of the plan), the container describes those files
 // once in place, and cache learns their hashes.
-func (s *Shell) applyTar(ctx context.Context, dest, stage string, staged []stagedEntry, deletes []string, src Source, cache *hashCache, record []plan.Item) (int64, error) {
+func (s *Shell) applyTar(ctx context.Context, dest, stage string, staged []stagedEntry, deletes []string, src Source, cache *hashCache, record []plan.Item, m Meter) (int64, error) {
 	batch := ""
 	var described bytes.Buffer
 	var stdout io.Writer // a nil *bytes.Buffer would not be a nil io.Writer
@@ -138,7 +142,7 @@ func (s *Shell) applyTar(ctx context.Context, dest, stage string, staged []stage
 		batch, stdout = manifestBatchScript, &described
 	}
 	argv := append([]string{"sh", "-c", tarApplyScript, "kindling", dest, stage, batch}, deletes...)
-	sent, err := s.stream(ctx, dest, argv, stdout, streamSize(staged, tarEntrySize), func(w io.Writer) error { return writeTar(w, stage, staged, src, record) })
+	sent, err := s.stream(ctx, dest, argv, stdout, streamSize(staged, tarEntrySize), func(w io.Writer) error { return writeTar(w, stage, staged, src, record, m) })
 	if err == nil && record != nil {
 		cache.update(describedFiles(&described, record), nil)
 	}
@@ -174,7 +178,7 @@ func writtenFiles(tree plan.Tree, keys map[string]string, written []plan.Item) m
 // writeTar writes the staging directory's content as a tar stream. Owners are root and the container
 // extracts without restoring them, so that a non-root container user owns what it writes. Files keep
 // their local modification time.
-func writeTar(w io.Writer, stage string, staged []stagedEntry, src Source, record []plan.Item) error {
+func writeTar(w io.Writer, stage string, staged []stagedEntry, src Source, record []plan.Item, m Meter) error {
 	tw := tar.NewWriter(w)
 	buf := make([]byte, 32<<10)
 	now := time.Now().Truncate(time.Second)
@@ -215,7 +219,7 @@ func writeTar(w io.Writer, stage string, staged []stagedEntry, src Source, recor
 				if err := tw.WriteHeader(h); err != nil {
 					return err
 				}
-				return copyExactly(tw, f, e, buf)
+				return copyExactly(tw, f, e, buf, m)
 			})
 			if err != nil {
 				return err
@@ -242,7 +246,7 @@ func writeTar(w io.Writer, stage string, staged []stagedEntry, src Source, recor
 	return tw.Close()
 }
 
-func (s *Shell) applyFill(ctx context.Context, dest, stage string, staged []stagedEntry, deletes []string, src Source) (int64, error) {
+func (s *Shell) applyFill(ctx context.Context, dest, stage string, staged []stagedEntry, deletes []string, src Source, m Meter) (int64, error) {
 	var sent int64
 	for len(staged) > 0 {
 		n, args := fillArgs(staged)
@@ -261,7 +265,7 @@ func (s *Shell) applyFill(ctx context.Context, dest, stage string, staged []stag
 					}
 					continue
 				}
-				if err := withFile(src, e, func(f io.Reader, _ time.Time) error { return copyExactly(w, f, e, buf) }); err != nil {
+				if err := withFile(src, e, func(f io.Reader, _ time.Time) error { return copyExactly(w, f, e, buf, m) }); err != nil {
 					return err
 				}
 			}
@@ -534,8 +538,12 @@ func withFile(src Source, e stagedEntry, use func(f io.Reader, modTime time.Time
 }
 
 // copyExactly copies the planned size of a file through buf, failing if the file turns out shorter or
-// longer. One buffer serves all the files of a stream: io.Copy would allocate one per file.
-func copyExactly(w io.Writer, f io.Reader, e stagedEntry, buf []byte) error {
+// longer. One buffer serves all the files of a stream: io.Copy would allocate one per file. m, if not
+// nil, counts the content as it goes and the file once it is complete.
+func copyExactly(w io.Writer, f io.Reader, e stagedEntry, buf []byte, m Meter) error {
+	if m != nil {
+		w = &meteredWriter{w: w, m: m}
+	}
 	n, err := io.CopyBuffer(w, io.LimitReader(f, e.Size), buf)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return err
@@ -546,6 +554,9 @@ func copyExactly(w io.Writer, f io.Reader, e stagedEntry, buf []byte) error {
 	var extra [1]byte
 	if n, _ := f.Read(extra[:]); n > 0 {
 		return fmt.Errorf("%s: %w", e.path, ErrSourceChanged)
+	}
+	if m != nil {
+		m.Add(1, 0)
 	}
 	return nil
 }

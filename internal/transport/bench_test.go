@@ -127,7 +127,7 @@ func BenchmarkDirectExtract(b *testing.B) {
 		os.RemoveAll(dest)
 		b.StartTimer()
 		argv := []string{"sh", "-c", `mkdir -p "$1" && tar -x -o -f - -C "$1"`, "sh", dest}
-		if _, err := sh.stream(ctx, dest, argv, nil, streamSize(direct, tarEntrySize), func(w io.Writer) error { return writeTar(w, "", direct, DirSource(src), nil) }); err != nil {
+		if _, err := sh.stream(ctx, dest, argv, nil, streamSize(direct, tarEntrySize), func(w io.Writer) error { return writeTar(w, "", direct, DirSource(src), nil, nil) }); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -22,6 +22,7 @@ type Shell struct {
 	prune    []string // pruneArgs of the rules excluded comes from
 	warn     func(string)
 	cacheDir string
+	meter    Meter // nil: no progress is reported
 
 	mu    sync.Mutex
 	tools map[string]bool // nil until probed
