@@ -210,10 +210,11 @@ func (p *progress) draw() {
 	if p.bar == nil || p.barOf != snap.s || p.barGen != snap.s.gen {
 		// Another transfer, or this one started over: a bar of its own, whose rate starts from zero.
 		p.clearBar()
-		p.bar = newBar(p.w, snap.totalBytes)
+		p.bar = newBar(p.w, snap.totalBytes, barLabel(snap))
 		p.barOf, p.barGen = snap.s, snap.s.gen
+	} else {
+		p.bar.Describe(barLabel(snap))
 	}
-	p.bar.Describe(barLabel(snap))
 	p.bar.Set64(min(snap.bytes, snap.totalBytes))
 	p.barShown = true
 }
@@ -245,9 +246,10 @@ func (pw progressWriter) Write(b []byte) (int, error) {
 	return p.w.Write(b)
 }
 
-func newBar(w io.Writer, totalBytes int64) *progressbar.ProgressBar {
+func newBar(w io.Writer, totalBytes int64, label string) *progressbar.ProgressBar {
 	return progressbar.NewOptions64(max(totalBytes, 1),
 		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetDescription(label),
 		progressbar.OptionShowBytes(true),
 		progressbar.OptionShowTotalBytes(true),
 		progressbar.OptionSetPredictTime(true),

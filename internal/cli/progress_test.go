@@ -90,7 +90,7 @@ func TestProgressBarOnATerminal(t *testing.T) {
 	p.draw()
 	drawn := out.String()
 	t.Logf("bar: %q", drawn)
-	for _, want := range []string{"kindling: initial sync 1,234/5,000 files", "20%", "MB"} {
+	for _, want := range []string{"kindling: initial sync 1,234/5,000 files", "20%", "10/50 MiB"} {
 		if !strings.Contains(drawn, want) {
 			t.Errorf("bar %q lacks %q", drawn, want)
 		}
