@@ -497,6 +497,18 @@ master_started() {
 	started=${20}
 }
 
+# master_alive succeeds while $pid is the master the signal went to. A master that re-executes itself
+# from a thread other than its main one (Go's syscall.Exec, a Ruby thread) shows as a zombie for a
+# moment, while the kernel ends the old main thread before the new program takes over its PID: it is
+# only gone if it stays so for a few looks.
+master_alive() {
+	for _look in 1 2 3 4 5; do
+		master_started && [ "$started" = "$first_start" ] && return 0
+		sleep "$client_tick"
+	done
+	return 1
+}
+
 # list_workers sets workers to " PID PID ... ": the master's live children, or, when it had none before
 # the signal ($by_threads), its threads other than itself (Puma in single mode re-executes itself on USR2:
 # same PID, new threads). The kind is fixed before the signal: a master whose workers all died must not
@@ -552,7 +564,7 @@ reload_signal() {
 	while :; do
 		sleep "$client_tick"
 		now_cs
-		if ! master_started || [ "$started" != "$first_start" ]; then
+		if ! master_alive; then
 			echo gone
 			exit 1
 		fi
