@@ -54,7 +54,10 @@ func kindlingAsNobody(t *testing.T, args ...string) *exec.Cmd {
 func startProc(t *testing.T, cmd *exec.Cmd) *syncProc {
 	t.Helper()
 	p := &syncProc{cmd: cmd, done: make(chan error, 1)}
-	p.cmd.Stdout, p.cmd.Stderr = p, p
+	if p.cmd.Stdout == nil { // a test reading stdout apart (--output json) sets its own
+		p.cmd.Stdout = p
+	}
+	p.cmd.Stderr = p
 	must(t, p.cmd.Start())
 	go func() { p.done <- p.cmd.Wait() }()
 	t.Cleanup(func() {
