@@ -11,8 +11,11 @@ type connection struct {
 	deployment, namespace, kubeconfig, context string
 }
 
+// register defines the flags; -d only with deploymentHelp (a command about no one Deployment has none).
 func (c *connection) register(f *pflag.FlagSet, deploymentHelp string) {
-	f.StringVarP(&c.deployment, "deployment", "d", "", deploymentHelp)
+	if deploymentHelp != "" {
+		f.StringVarP(&c.deployment, "deployment", "d", "", deploymentHelp)
+	}
 	f.StringVarP(&c.namespace, "namespace", "n", "", `Kubernetes namespace (default: the context's namespace, else "default")`)
 	f.StringVar(&c.kubeconfig, "kubeconfig", "", "Path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
 	f.StringVar(&c.context, "context", "", "Kubeconfig context to use")

@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -149,5 +152,27 @@ func TestProjectCompletionErrors(t *testing.T) {
 	empty := t.TempDir()
 	if _, err := completeIn(t, empty, "web"); err == nil || !strings.Contains(err.Error(), "no kindling.yaml here") {
 		t.Errorf("got %v", err)
+	}
+}
+
+// The published schema (docs/kindling.schema.json) accepts exactly the keys the loader does.
+func TestSchemaKnowsEveryKey(t *testing.T) {
+	b, err := os.ReadFile("../../docs/kindling.schema.json")
+	must(t, err)
+	var schema struct {
+		Properties map[string]struct {
+			Items struct {
+				Properties map[string]any `json:"properties"`
+			} `json:"items"`
+		} `json:"properties"`
+	}
+	must(t, json.Unmarshal(b, &schema))
+	keys := func(m map[string]keyKind) []string { return slices.Sorted(maps.Keys(m)) }
+	top := slices.Sorted(maps.Keys(schema.Properties))
+	if want := append(keys(defaultKeys), "syncs"); !slices.Equal(top, slices.Sorted(slices.Values(want))) {
+		t.Errorf("schema top-level keys %v, loader %v", top, want)
+	}
+	if entry, want := slices.Sorted(maps.Keys(schema.Properties["syncs"].Items.Properties)), keys(entryKeys); !slices.Equal(entry, want) {
+		t.Errorf("schema entry keys %v, loader %v", entry, want)
 	}
 }

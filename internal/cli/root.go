@@ -65,7 +65,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newSyncCommand(), newRestoreCommand(), newVersionCommand())
+	root.AddCommand(newSyncCommand(), newInitCommand(), newRestoreCommand(), newVersionCommand())
 	return root
 }
 
