@@ -56,6 +56,10 @@ type Config struct {
 	Out     io.Writer
 	// Report, when set, receives the facts of each line about a sync or a failure, for machines.
 	Report func(Report)
+	// RestartNow asks a watching session to reload the apps without a change (the `r` key).
+	RestartNow <-chan struct{}
+	// Verbose says also what a save led to when it changed nothing.
+	Verbose bool
 	Clock  clock.Clock
 }
 
@@ -111,8 +115,12 @@ type Session struct {
 	local      plan.Tree
 	source     transport.Source
 	containers map[string]*containerState
-	// savedAt is when the change being flushed was first seen, zero when the flush is not for a save.
+	// savedAt is when the change being flushed was first seen, zero when the flush is not for a save;
+	// saved are its paths.
 	savedAt time.Time
+	saved   []string
+	// forceReload makes a flush reload every app, changed or not.
+	forceReload bool
 	// warned holds the unreadable local paths already reported.
 	warned map[string]bool
 	// leaveBehind lets a flush go on without a container far slower than the others (in watch mode);
@@ -221,7 +229,7 @@ func (s *Session) Watch(ctx context.Context, batches <-chan watch.Batch) error {
 				return nil
 			}
 			start := s.cfg.Clock.Now()
-			s.savedAt = b.First
+			s.savedAt, s.saved = b.First, b.Paths
 			paths := b.Paths
 			if b.Rescan {
 				paths = []string{""}
@@ -250,8 +258,17 @@ func (s *Session) Watch(ctx context.Context, batches <-chan watch.Batch) error {
 		case l := <-s.caughtUp:
 			start := s.cfg.Clock.Now()
 			err = s.catchUp(ctx, start, l)
+		case <-s.cfg.RestartNow:
+			if s.cfg.Reloader == nil {
+				fmt.Fprintln(s.cfg.Out, "kindling: nothing to restart: this session syncs files only (start it with --restart)")
+				continue
+			}
+			start := s.cfg.Clock.Now()
+			s.forceReload = true
+			err = s.flush(ctx, start, "restart")
+			s.forceReload = false
 		}
-		s.savedAt = time.Time{}
+		s.savedAt, s.saved = time.Time{}, nil
 		switch {
 		case ctx.Err() != nil:
 			return nil // stopped during the flush: its failure is the stop's, nothing to retry or say
@@ -430,10 +447,10 @@ func (s *Session) flush(ctx context.Context, start time.Time, label string) erro
 	sort.Slice(states, func(i, j int) bool { return states[i].Exec.Target() < states[j].Exec.Target() })
 	outcomes := make([]outcome, len(states))
 	finished := make(chan int, len(states))
-	local, source := s.local, s.source
+	local, source, force := s.local, s.source, s.forceReload
 	for i, c := range states {
 		go func() {
-			outcomes[i] = s.syncContainer(ctx, c, local, source)
+			outcomes[i] = s.syncContainer(ctx, c, local, source, force)
 			finished <- i
 		}()
 	}
@@ -519,7 +536,8 @@ func (s *Session) within(ctx context.Context, c *containerState, d time.Duration
 
 // syncContainer brings one container to local. It only reads the session state it is given, and writes
 // only c's.
-func (s *Session) syncContainer(ctx context.Context, c *containerState, local plan.Tree, source transport.Source) outcome {
+// force reloads the app even when nothing changed.
+func (s *Session) syncContainer(ctx context.Context, c *containerState, local plan.Tree, source transport.Source, force bool) outcome {
 	o := outcome{target: c.Exec.Target()}
 	remote := c.remote
 	firstContact := remote == nil
@@ -555,7 +573,7 @@ func (s *Session) syncContainer(ctx context.Context, c *containerState, local pl
 		o.changed = !p.Empty()
 	}
 	c.remote = plan.AfterApply(local, remote)
-	if s.cfg.Reloader != nil && (o.changed || !c.started) {
+	if s.cfg.Reloader != nil && (o.changed || !c.started || force) {
 		var note string
 		err := s.within(ctx, c, opTimeout+reloadTimeout, "reloading the app", func(ctx context.Context) error {
 			var err error
@@ -603,7 +621,11 @@ func (s *Session) summarize(ctx context.Context, start time.Time, label string, 
 		failures = s.dropGone(ctx, states, outcomes)
 	}
 	if changed == 0 && len(reloads) == 0 && failed == 0 && label == "" {
-		return nil // e.g. a save that did not change content, or a pod event with nothing to do
+		// e.g. a save that did not change content, or a pod event with nothing to do
+		if s.cfg.Verbose && len(s.saved) > 0 {
+			fmt.Fprintf(s.cfg.Out, "kindling: %s: no content change, nothing to sync\n", listPaths(s.saved))
+		}
+		return nil
 	}
 	if synced == 0 && total.Written == 0 && total.Deleted == 0 && len(failures) > 0 {
 		return failures // nothing happened: the error says it all (once, not a line a retry)
@@ -630,6 +652,15 @@ func (s *Session) summarize(ctx context.Context, start time.Time, label string, 
 		return failures
 	}
 	return nil
+}
+
+// listPaths names a few paths for a line: "a.py, b.py and 3 more".
+func listPaths(paths []string) string {
+	const shown = 3
+	if len(paths) <= shown {
+		return strings.Join(paths, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(paths[:shown], ", "), len(paths)-shown)
 }
 
 // flushError is the failures of one flush, one per container, on one line.
