@@ -60,7 +60,7 @@ type Config struct {
 	RestartNow <-chan struct{}
 	// Verbose says also what a save led to when it changed nothing.
 	Verbose bool
-	Clock  clock.Clock
+	Clock   clock.Clock
 }
 
 // ReportKind says what a Report is about.
