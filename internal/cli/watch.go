@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"github.com/kindling-dev/kindling/internal/ignore"
 	"github.com/kindling-dev/kindling/internal/plan"
@@ -27,6 +28,8 @@ type watchedEntry struct {
 	feed     chan string
 	// lost is set when the feed was full (the entry stopped reading): it is owed a full rescan.
 	lost bool
+	// skipped, with -v, says why a change under --src is not synced.
+	skipped *skipReporter
 }
 
 func watchEntries(entries []syncOptions, rep *reporter) (*sharedWatch, error) {
@@ -43,7 +46,12 @@ func watchEntries(entries []syncOptions, rep *reporter) (*sharedWatch, error) {
 		}
 		dirs[i] = dir
 		watched[i] = &watchedEntry{excluded: watchExcluded(matcher.Excluded, o.src, o.buildOutput), feed: make(chan string, 1024)}
+		if rep.verbose {
+			watched[i].skipped = newSkipReporter(rep.entry(o.deployment, len(entries) > 1).out, matcher)
+		}
 	}
+	// The first walk of the tree meets every excluded path: only changes after it are worth a -v line.
+	var walked atomic.Bool
 	root := commonDir(dirs)
 	for i, dir := range dirs {
 		rel, _ := filepath.Rel(root, dir)
@@ -53,16 +61,22 @@ func watchEntries(entries []syncOptions, rep *reporter) (*sharedWatch, error) {
 		watched[i].dir = filepath.ToSlash(rel)
 	}
 	w, err := watch.New(root, func(rel string, isDir bool) bool {
+		excluded := true
 		for _, e := range watched {
-			if inner, ok := e.inside(rel); ok && (inner == "" || !e.excluded(inner, isDir)) || e.below(rel) {
-				return false
+			inner, ok := e.inside(rel)
+			switch {
+			case ok && (inner == "" || !e.excluded(inner, isDir)) || e.below(rel):
+				excluded = false
+			case ok && e.skipped != nil && walked.Load():
+				e.skipped.Report(inner, isDir)
 			}
 		}
-		return true
+		return excluded
 	})
 	if err != nil {
 		return nil, err
 	}
+	walked.Store(true)
 	errorsOut := &lineWriter{r: rep}
 	go func() {
 		for err := range w.Errors() {

@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,7 +37,9 @@ func TestSharedWatchRoutesChangesToTheirEntries(t *testing.T) {
 		must(t, os.MkdirAll(d, 0o755))
 	}
 	entries := []syncOptions{{src: orders, excludes: []string{"*.log"}}, {src: web}}
-	s, err := watchEntries(entries, newReporter(os.Stdout, os.Stdout, runOptions{output: "text"}))
+	var out bytes.Buffer
+	rep := newReporter(&out, &out, runOptions{output: "text", verbose: true})
+	s, err := watchEntries(entries, rep)
 	must(t, err)
 	defer s.Close()
 	must(t, os.WriteFile(filepath.Join(other, "x"), nil, 0o644))
@@ -49,6 +53,11 @@ func TestSharedWatchRoutesChangesToTheirEntries(t *testing.T) {
 	must(t, os.Rename(filepath.Join(dir, "services"), filepath.Join(dir, "moved")))
 	expect(t, s.feeds[0], watch.RescanAll)
 	expect(t, s.feeds[1])
+	rep.mu.Lock()
+	defer rep.mu.Unlock()
+	if got := out.String(); !strings.Contains(got, `skipped app.log: excluded by "*.log" (--exclude)`) || strings.Contains(got, "other") {
+		t.Errorf("-v lines:\n%s", got)
+	}
 }
 
 // expect reads a feed until it has been quiet for a while and requires exactly want (each at least once).
