@@ -17,9 +17,6 @@ import (
 	"github.com/kindling-dev/kindling/internal/kube"
 )
 
-// Version is set at build time with -ldflags "-X github.com/kindling-dev/kindling/internal/cli.Version=…".
-var Version = "dev"
-
 // Execute runs the command line and returns the process exit code.
 func Execute() int {
 	// client-go logs stream hiccups through klog; kindling reports what matters in its own words.
@@ -67,15 +64,4 @@ func newRoot() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newSyncCommand(), newInitCommand(), newRestoreCommand(), newVersionCommand())
 	return root
-}
-
-func newVersionCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print kindling's version",
-		Args:  cobra.NoArgs,
-		Run: func(cmd *cobra.Command, _ []string) {
-			fmt.Fprintln(cmd.OutOrStdout(), "kindling "+Version)
-		},
-	}
 }
