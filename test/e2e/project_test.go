@@ -157,3 +157,39 @@ func TestProjectFileErrorsNameFileAndLine(t *testing.T) {
 		t.Fatalf("output %q, want one line starting %q", out, want)
 	}
 }
+
+// TestVerboseSaysWhyAChangeWasNotSynced: with -v, a change an exclude rule skips is named with the rule
+// and where it comes from, and a save that changed nothing says so; the rest syncs as always.
+func TestVerboseSaysWhyAChangeWasNotSynced(t *testing.T) {
+	ns := Namespace(t)
+	deploy := fileServer(t, ns, 1)
+	src := t.TempDir()
+	WriteLocalFile(t, src, "index.html", "v1\n", 0o644)
+	WriteLocalFile(t, src, ".kindlingignore", "# local scratch\nscratch/\n", 0o644)
+	p := startKindling(t, "sync", "-d", deploy, "-n", ns, "--src", src, "--debounce", "100ms", "-v", "--exclude", "*.bak")
+	waitConverged(t, ns, deploy, src, "/app", 1)
+	WriteLocalFile(t, src, "cache.pyc", "bytecode", 0o644)
+	WriteLocalFile(t, src, "scratch/notes.txt", "mine", 0o644)
+	WriteLocalFile(t, src, "index.html.bak", "old", 0o644)
+	WriteLocalFile(t, src, "index.html", "v1\n", 0o644) // saved again, unchanged
+	WriteLocalFile(t, src, "page.html", "served\n", 0o644)
+	WaitHTTPBody(t, ns, deploy, 8080, "/page.html", "served", 30*time.Second)
+	for _, want := range []string{
+		`kindling: skipped cache.pyc: excluded by "*.pyc" (default; --exclude '!*.pyc' syncs it)`,
+		`kindling: skipped scratch: excluded by "scratch/" (.kindlingignore:2)`,
+		`kindling: skipped index.html.bak: excluded by "*.bak" (--exclude)`,
+	} {
+		waitFor(t, 10*time.Second, want, func() (bool, error) { return strings.Contains(p.Output(), want), nil })
+	}
+	// The unchanged save: on its own, it is a batch with no content change.
+	WriteLocalFile(t, src, "index.html", "v1\n", 0o644)
+	waitFor(t, 10*time.Second, "the no-change line", func() (bool, error) {
+		return strings.Contains(p.Output(), "kindling: index.html: no content change, nothing to sync"), nil
+	})
+	tree := ReadTree(t, ns, Pod(t, ns, deploy), "app", "/app")
+	for _, skipped := range []string{"cache.pyc", "scratch/notes.txt", "index.html.bak"} {
+		if _, ok := tree[skipped]; ok {
+			t.Errorf("%s was synced", skipped)
+		}
+	}
+}
