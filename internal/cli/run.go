@@ -187,6 +187,7 @@ func runEntry(ctx context.Context, rep *entryReporter, o syncOptions, changes <-
 		Targets: targets,
 		Out:     out,
 		Report:  rep.engineReport,
+		Verbose: rep.r.verbose,
 		Clock:   clock.Real{},
 	}
 	// Excluded paths are left out of the container's manifest too, so they are never deleted there
