@@ -57,8 +57,8 @@ type progressStream struct {
 	totalFiles  int64 // set by Start, read under p.mu
 	totalBytes  int64
 	started     time.Time
-	gen         int64 // counts Starts: the first is the initial sync
-	initialDone bool
+	gen         int64 // counts Starts, so that a bar is made anew for a transfer started over
+	initialDone bool  // a transfer went through whole: the next ones are plain syncs
 }
 
 var _ transport.Meter = (*progressStream)(nil)
@@ -83,9 +83,6 @@ func (s *progressStream) Start(totalFiles, totalBytes int64) {
 	p := s.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if s.gen > 0 {
-		s.initialDone = true
-	}
 	s.gen++
 	s.files.Store(0)
 	s.bytes.Store(0)
@@ -117,6 +114,10 @@ func (s *progressStream) Done() {
 	p := s.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if s.gen > 0 && s.files.Load() >= s.totalFiles {
+		// A failed first transfer is retried from the start: that is still the initial sync.
+		s.initialDone = true
+	}
 	if !p.active[s] {
 		return
 	}

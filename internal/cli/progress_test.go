@@ -68,6 +68,11 @@ func TestProgressShowsTheSlowestContainer(t *testing.T) {
 	// The slow one again, on its own now, and then its second transfer (a container's later sync).
 	*now = now.Add(lineEvery)
 	p.draw()
+	slow.Done() // failed: its retry is still the initial sync
+	slow.Start(2000, 0)
+	*now = now.Add(lineEvery)
+	p.draw()
+	slow.Add(2000, 0)
 	slow.Done()
 	slow.Start(3000, 0)
 	*now = now.Add(lineEvery)
@@ -75,6 +80,7 @@ func TestProgressShowsTheSlowestContainer(t *testing.T) {
 	slow.Done()
 	want := "kindling: initial sync 500/2,000 files, 0/0 B (slowest of 2 pods)\n" +
 		"kindling: initial sync 500/2,000 files, 0/0 B\n" +
+		"kindling: initial sync 0/2,000 files, 0/0 B\n" +
 		"kindling: sync 0/3,000 files, 0/0 B\n"
 	if out.String() != want {
 		t.Errorf("lines:\n%s\nwant\n%s", out.String(), want)
