@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/term"
 
 	"github.com/kindling-dev/kindling/internal/engine"
 )
@@ -15,10 +18,12 @@ import (
 // line for machines (an editor, a script), on stdout while the lines go to stderr. The events are a
 // stable interface, documented in docs/events.md and pinned by tests.
 type reporter struct {
-	human   io.Writer
-	json    *json.Encoder // nil in text mode
-	verbose bool
-	now     func() time.Time
+	human io.Writer
+	// progress shows big transfers on the human output; lines written meanwhile clear it first.
+	progress *progress
+	json     *json.Encoder // nil in text mode
+	verbose  bool
+	now      func() time.Time
 	// mu keeps each line and event whole when several entries report at once.
 	mu sync.Mutex
 }
@@ -29,7 +34,15 @@ func newReporter(stdout, stderr io.Writer, o runOptions) *reporter {
 		r.human, r.json = stderr, json.NewEncoder(stdout)
 		r.json.SetEscapeHTML(false)
 	}
+	r.progress = newProgress(r.human, isTerminal(r.human))
+	r.human = r.progress.Writer()
 	return r
+}
+
+// isTerminal tells whether w is a terminal (a bar can be redrawn there; elsewhere progress is lines).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // entry is the reporter of one entry of the run. With several entries each human line starts with the

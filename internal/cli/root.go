@@ -34,7 +34,9 @@ func Execute() int {
 	guard := &exitGuard{}
 	ctx, cancel := context.WithCancel(withGuard(context.Background(), guard))
 	defer cancel()
-	go onSignals(signals, cancel, guard, os.Stderr, os.Exit)
+	// The third signal's os.Exit skips deferred calls: the terminal's mode (the r and q keys) is put back first.
+	go onSignals(signals, cancel, guard, os.Stderr, exitRestoring(os.Exit))
+	defer restoreTerminal()
 	root := newRoot()
 	if err := root.ExecuteContext(ctx); err != nil {
 		// A refusal by RBAC anywhere (the hold, a restore, a repair) names the verb, resource and fix.

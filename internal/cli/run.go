@@ -33,7 +33,7 @@ const firstPodTimeout = 2 * time.Minute
 // fails does not stop the others; a stop (Ctrl-C) stops and restores them all.
 func runSync(ctx context.Context, rep *reporter, entries []syncOptions, connect func() (*cluster, error)) error {
 	watching := !entries[0].once && !entries[0].dryRun
-	feeds := make([]<-chan string, len(entries))
+	inputs := make([]entryInput, len(entries))
 	if watching {
 		// The watcher starts before the initial scans so that a save during a scan is not lost.
 		shared, err := watchEntries(entries, rep)
@@ -41,21 +41,44 @@ func runSync(ctx context.Context, rep *reporter, entries []syncOptions, connect 
 			return err
 		}
 		defer shared.Close()
-		feeds = shared.feeds
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		keys := isTerminal(os.Stdin)
+		for i := range inputs {
+			inputs[i] = entryInput{changes: shared.feeds[i], restartNow: make(chan struct{}, 1), keys: keys}
+		}
+		// In a terminal, r restarts every entry's app now and q stops like Ctrl-C.
+		restoreKeys, err := watchKeys(os.Stdin, keyActions{
+			Restart: func() {
+				for _, in := range inputs {
+					select {
+					case in.restartNow <- struct{}{}:
+					default: // one pending is enough
+					}
+				}
+			},
+			Quit:      cancel,
+			Interrupt: cancel,
+		})
+		if err != nil {
+			return err
+		}
+		defer restoreKeys()
 	}
 	client, err := connect()
 	if err != nil {
 		return err
 	}
 	if len(entries) == 1 {
-		return runEntry(ctx, rep.entry(entries[0].deployment, false), entries[0], feeds[0], client.in(entries[0].namespace))
+		return runEntry(ctx, rep.entry(entries[0].deployment, false), entries[0], inputs[0], client.in(entries[0].namespace))
 	}
 	errs := make([]error, len(entries))
 	var wg sync.WaitGroup
 	for i, o := range entries {
 		wg.Go(func() {
 			e := rep.entry(o.deployment, true)
-			if errs[i] = runEntry(ctx, e, o, feeds[i], client.in(o.namespace)); errs[i] != nil {
+			if errs[i] = runEntry(ctx, e, o, inputs[i], client.in(o.namespace)); errs[i] != nil {
 				fmt.Fprintf(e.out, "kindling: %v\n", kube.ExplainDenied(errs[i]))
 			}
 		})
@@ -73,9 +96,17 @@ func runSync(ctx context.Context, rep *reporter, entries []syncOptions, connect 
 	return nil
 }
 
+// entryInput is what drives a watching entry besides its files: its changes, and the r key.
+type entryInput struct {
+	changes    <-chan string
+	restartNow chan struct{}
+	// keys says that the r and q keys work (stdin is a terminal).
+	keys bool
+}
+
 // runEntry runs one entry: it reaches the Deployment, plans the strategy, changes the cluster only from
 // the moment every way out restores it, and syncs until ctx ends (or once).
-func runEntry(ctx context.Context, rep *entryReporter, o syncOptions, changes <-chan string, client *cluster) (err error) {
+func runEntry(ctx context.Context, rep *entryReporter, o syncOptions, in entryInput, client *cluster) (err error) {
 	out := rep.out
 	// leftChanged says whether the cluster still holds a change of this entry's: what "stopped" reports.
 	leftChanged, restoreFailed := false, false
@@ -92,6 +123,7 @@ func runEntry(ctx context.Context, rep *entryReporter, o syncOptions, changes <-
 		return usageError{err}
 	}
 	local := &engine.Dir{Src: o.src, Excluded: matcher.Excluded, HashFile: localHashFile(o.src)}
+	heavy := &heavyTreeWarning{Local: local, out: out}
 	if !o.restart && !o.dryRun {
 		// Nothing about the source tree depends on the cluster: it is read while kindling reaches it. (With
 		// --restart the runtime decides what is synced, and a start is a rollout anyway.)
@@ -182,13 +214,16 @@ func runEntry(ctx context.Context, rep *entryReporter, o syncOptions, changes <-
 		return dryRun(ctx, out, o, d, targets, matcher)
 	}
 	cfg := engine.Config{
-		Local:   local,
+		Local:   heavy,
 		Dest:    o.dest,
 		Targets: targets,
 		Out:     out,
 		Report:  rep.engineReport,
 		Verbose: rep.r.verbose,
-		Clock:   clock.Real{},
+		// (A nil channel for --once: no key reaches it.)
+		RestartNow: in.restartNow,
+		Keys:       in.keys,
+		Clock:      clock.Real{},
 	}
 	// Excluded paths are left out of the container's manifest too, so they are never deleted there
 	// (an image's own node_modules stays).
@@ -239,7 +274,7 @@ func runEntry(ctx context.Context, rep *entryReporter, o syncOptions, changes <-
 	warn := func(line string) { fmt.Fprintln(out, "kindling: "+line) }
 	manifests := cacheDir("manifests")
 	cfg.NewTransport = func(e transport.Execer) transport.Transport {
-		return transport.NewShell(e, remoteExcludes, transport.Warn(warn), transport.Cache(manifests))
+		return transport.NewShell(e, remoteExcludes, transport.Warn(warn), transport.Cache(manifests), transport.Progress(rep.r.progress.Meter()))
 	}
 	session := engine.New(cfg)
 	fmt.Fprintf(out, "kindling: syncing %s → deployment/%s (container %s) %s in namespace %s\n", o.src, d.Name, container, cfg.Dest, client.Namespace)
@@ -252,11 +287,30 @@ func runEntry(ctx context.Context, rep *entryReporter, o syncOptions, changes <-
 	if o.once {
 		return session.Once(ctx)
 	}
-	debouncer := watch.NewDebouncer(clock.Real{}, o.debounce, watch.MaxWait(o.debounce), changes)
+	debouncer := watch.NewDebouncer(clock.Real{}, o.debounce, watch.MaxWait(o.debounce), in.changes)
 	defer debouncer.Stop()
 	err = session.Watch(ctx, debouncer.Batches())
 	fmt.Fprintln(out, "kindling: stopped")
 	return err
+}
+
+// heavyTreeWarning says once, after the first scan, which files make the tree heavy to sync (over
+// 10 MB each, or over 20,000 files) and the excludes that would leave them out.
+type heavyTreeWarning struct {
+	engine.Local
+	out  io.Writer
+	said bool
+}
+
+func (h *heavyTreeWarning) Update(ctx context.Context, changed []string) (plan.Tree, transport.Source, error) {
+	tree, source, err := h.Local.Update(ctx, changed)
+	if tree != nil && !h.said {
+		h.said = true
+		for _, line := range largeWarning(plan.Oversized(tree)) {
+			fmt.Fprintln(h.out, line)
+		}
+	}
+	return tree, source, err
 }
 
 // watchExcluded is what the watcher ignores: the excludes, and a --build-output inside --src, which each

@@ -60,6 +60,8 @@ type Config struct {
 	RestartNow <-chan struct{}
 	// Verbose says also what a save led to when it changed nothing.
 	Verbose bool
+	// Keys says that the r and q keys work (a terminal), for the watching line.
+	Keys bool
 	Clock   clock.Clock
 }
 
@@ -219,7 +221,14 @@ func (s *Session) Watch(ctx context.Context, batches <-chan watch.Batch) error {
 		err = errLocalUnknown
 	}
 	schedule(err)
-	fmt.Fprintln(s.cfg.Out, "kindling: watching for changes (Ctrl-C to stop)")
+	switch {
+	case s.cfg.Keys && s.cfg.Reloader != nil:
+		fmt.Fprintln(s.cfg.Out, "kindling: watching for changes (r: restart now, q or Ctrl-C: stop)")
+	case s.cfg.Keys:
+		fmt.Fprintln(s.cfg.Out, "kindling: watching for changes (q or Ctrl-C: stop)")
+	default:
+		fmt.Fprintln(s.cfg.Out, "kindling: watching for changes (Ctrl-C to stop)")
+	}
 	for {
 		select {
 		case <-ctx.Done():
