@@ -61,8 +61,8 @@ type Config struct {
 	// Verbose says also what a save led to when it changed nothing.
 	Verbose bool
 	// Keys says that the r and q keys work (a terminal), for the watching line.
-	Keys bool
-	Clock   clock.Clock
+	Keys  bool
+	Clock clock.Clock
 }
 
 // ReportKind says what a Report is about.
