@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"syscall"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -69,7 +68,7 @@ func exitedHere(identity string) bool {
 	if here, err := os.Hostname(); err != nil || here != host {
 		return false
 	}
-	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+	return processGone(pid)
 }
 
 // Holder is the kindling that holds a Deployment, as the Deployment's annotations say.
