@@ -42,6 +42,18 @@ type Reloader interface {
 	Reload(ctx context.Context, c transport.Execer) (string, error)
 }
 
+// Hooks runs what a container needs between a sync and the reload: dependency installs, --on-change
+// commands. changed are the paths the sync wrote or deleted; local is the tree the container now holds.
+type Hooks interface {
+	Run(ctx context.Context, c transport.Execer, changed []string, local plan.Tree) (note string, err error)
+}
+
+// hookError is a failed hook: the files are synced, the app keeps its old code, and the next change
+// tries again (not a timer: an install that failed fails again until something changes).
+type hookError struct{ error }
+
+func (e hookError) Unwrap() error { return e.error }
+
 // Config is what a session needs; the cli package builds it from flags.
 type Config struct {
 	Local   Local
@@ -51,6 +63,8 @@ type Config struct {
 	NewTransport func(transport.Execer) transport.Transport
 	// Reloader is nil when the app is not to be restarted.
 	Reloader Reloader
+	// Hooks is nil when nothing runs between a sync and the reload.
+	Hooks Hooks
 	// Timeout scales the deadlines of operations in a container (see opTimeout); zero means opTimeout.
 	Timeout time.Duration
 	Out     io.Writer
@@ -144,6 +158,8 @@ type containerState struct {
 	// behind is set while a sync that a flush left behind still runs: until it ends, only that sync
 	// touches the other fields.
 	behind bool
+	// hooksOwed are changed paths whose hooks failed: the next sync runs them again.
+	hooksOwed []string
 }
 
 // New prepares a session; nothing happens until Once or Watch.
@@ -195,6 +211,12 @@ func (s *Session) Watch(ctx context.Context, batches <-chan watch.Batch) error {
 			reported = ""
 		case errors.Is(err, errLocalUnknown):
 			// The first scan or build failed (and said why): the next change tries again.
+		case onlyHooks(err):
+			if msg := err.Error(); msg != reported {
+				fmt.Fprintf(s.cfg.Out, "kindling: %v\n", err)
+				s.reportFailure(err)
+				reported = msg
+			}
 		case onlySourceChanged(err):
 			// A file saved again while it was sent: the retry sends its new version; nothing to say.
 			retry = s.cfg.Clock.NewTimer(retryAfter).C()
@@ -317,6 +339,21 @@ func onlySourceChanged(err error) bool {
 	return errors.Is(err, transport.ErrSourceChanged)
 }
 
+// onlyHooks tells whether every failure of a flush is a failed install or --on-change command.
+func onlyHooks(err error) bool {
+	var f flushError
+	if !errors.As(err, &f) || len(f) == 0 {
+		return false
+	}
+	for _, e := range f {
+		var h hookError
+		if !errors.As(e, &h) {
+			return false
+		}
+	}
+	return true
+}
+
 // clusterUnreachable is what a flush says when the cluster's API server does not answer.
 const clusterUnreachable = "the cluster is unreachable"
 
@@ -433,6 +470,7 @@ type outcome struct {
 	stats   transport.Stats
 	changed bool
 	reload  string
+	hooks   string
 	err     error
 }
 
@@ -582,6 +620,19 @@ func (s *Session) syncContainer(ctx context.Context, c *containerState, local pl
 		o.changed = !p.Empty()
 	}
 	c.remote = plan.AfterApply(local, remote)
+	if changed := append(c.hooksOwed, p.Changed()...); s.cfg.Hooks != nil && len(changed) > 0 {
+		err := s.within(ctx, c, opTimeout+reloadTimeout, "running the install or --on-change commands", func(ctx context.Context) error {
+			var err error
+			o.hooks, err = s.cfg.Hooks.Run(ctx, c.Exec, changed, c.remote)
+			return err
+		})
+		if err != nil {
+			c.hooksOwed = changed
+			o.err = hookError{fmt.Errorf("files synced, but %w; the app keeps running its previous code until the next change", err)}
+			return o
+		}
+		c.hooksOwed = nil
+	}
 	if s.cfg.Reloader != nil && (o.changed || !c.started || force) {
 		var note string
 		err := s.within(ctx, c, opTimeout+reloadTimeout, "reloading the app", func(ctx context.Context) error {
@@ -606,6 +657,7 @@ func (s *Session) summarize(ctx context.Context, start time.Time, label string, 
 	}
 	var total transport.Stats
 	var reloads, targets []string
+	hookNote := ""
 	synced, changed, failed := 0, 0, 0
 	for i, o := range outcomes {
 		total.Written += o.stats.Written
@@ -618,6 +670,9 @@ func (s *Session) summarize(ctx context.Context, start time.Time, label string, 
 		}
 		synced++
 		targets = append(targets, o.target)
+		if o.hooks != "" && hookNote == "" {
+			hookNote = o.hooks
+		}
 		if o.changed {
 			changed++
 		}
@@ -647,6 +702,9 @@ func (s *Session) summarize(ctx context.Context, start time.Time, label string, 
 		line += " [" + label + "]"
 	}
 	rep := Report{Kind: Synced, Written: total.Written, Deleted: total.Deleted, Bytes: total.Bytes, Targets: targets, Duration: now.Sub(start)}
+	if hookNote != "" {
+		line += "; " + hookNote
+	}
 	if len(reloads) > 0 {
 		line += "; " + reloads[0]
 		rep.Reload = reloads[0]

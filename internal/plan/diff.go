@@ -24,6 +24,18 @@ func (p Plan) Empty() bool {
 	return len(p.Deletes) == 0 && len(p.Mkdirs) == 0 && len(p.Writes) == 0 && len(p.Symlinks) == 0
 }
 
+// Changed lists the paths the plan writes, links or deletes (what a hook may care about).
+func (p Plan) Changed() []string {
+	paths := make([]string, 0, len(p.Writes)+len(p.Symlinks)+len(p.Deletes))
+	for _, w := range p.Writes {
+		paths = append(paths, w.Path)
+	}
+	for _, l := range p.Symlinks {
+		paths = append(paths, l.Path)
+	}
+	return append(paths, p.Deletes...)
+}
+
 // Bytes is the total size of the files the plan writes.
 func (p Plan) Bytes() int64 {
 	var n int64
