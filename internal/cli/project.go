@@ -57,6 +57,7 @@ var (
 		"deployment": stringKey, "namespace": stringKey, "src": stringKey, "dest": stringKey,
 		"container": stringKey, "restart": boolKey, "exclude": listKey, "debounce": durationKey,
 		"language": stringKey, "build-cmd": stringKey, "build-output": stringKey,
+		"no-install": boolKey, "on-change": listKey,
 	}
 )
 
@@ -165,6 +166,8 @@ func readFields(m *yaml.Node, known map[string]keyKind, skip string, fail func(i
 		if k.Value == skip {
 			continue
 		}
+		// on_change reads as on-change: YAML users write either.
+		k.Value = strings.ReplaceAll(k.Value, "_", "-")
 		kind, ok := known[k.Value]
 		if !ok {
 			return f, fail(k.Line, "unknown key %q; the keys here are %s", k.Value, keyList(known))

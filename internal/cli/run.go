@@ -17,6 +17,7 @@ import (
 
 	"github.com/kindling-dev/kindling/internal/clock"
 	"github.com/kindling-dev/kindling/internal/engine"
+	"github.com/kindling-dev/kindling/internal/hooks"
 	"github.com/kindling-dev/kindling/internal/ignore"
 	"github.com/kindling-dev/kindling/internal/kube"
 	"github.com/kindling-dev/kindling/internal/plan"
@@ -276,6 +277,9 @@ func runEntry(ctx context.Context, rep *entryReporter, o syncOptions, in entryIn
 	cfg.NewTransport = func(e transport.Execer) transport.Transport {
 		return transport.NewShell(e, remoteExcludes, transport.Warn(warn), transport.Cache(manifests), transport.Progress(rep.r.progress.Meter()))
 	}
+	if hooksCfg := hookConfig(o); hooksCfg.Install || len(hooksCfg.OnChange) > 0 {
+		cfg.Hooks = hookRunner{cfg: hooksCfg, dest: cfg.Dest}
+	}
 	session := engine.New(cfg)
 	fmt.Fprintf(out, "kindling: syncing %s → deployment/%s (container %s) %s in namespace %s\n", o.src, d.Name, container, cfg.Dest, client.Namespace)
 	started := startedEvent{Namespace: d.Namespace, Container: container, Src: o.src, Dest: cfg.Dest,
@@ -292,6 +296,32 @@ func runEntry(ctx context.Context, rep *entryReporter, o syncOptions, in entryIn
 	err = session.Watch(ctx, debouncer.Batches())
 	fmt.Fprintln(out, "kindling: stopped")
 	return err
+}
+
+// hookConfig is what runs in the container between a sync and the reload (a compiled app syncs only
+// its executable, which no install matches).
+func hookConfig(o syncOptions) hooks.Config {
+	c := hooks.Config{Install: !o.noInstall}
+	for _, s := range o.onChange {
+		oc, _ := hooks.ParseOnChange(s) // validated with the flags
+		c.OnChange = append(c.OnChange, oc)
+	}
+	return c
+}
+
+// hookRunner is the engine's Hooks: the hooks package's choice, run in dest.
+type hookRunner struct {
+	cfg  hooks.Config
+	dest string
+}
+
+func (h hookRunner) Run(ctx context.Context, c transport.Execer, changed []string, local plan.Tree) (string, error) {
+	cmds := h.cfg.For(changed, local)
+	if len(cmds) == 0 {
+		return "", nil
+	}
+	r, err := hooks.Run(ctx, c, h.dest, cmds)
+	return r.Note(), err
 }
 
 // heavyTreeWarning says once, after the first scan, which files make the tree heavy to sync (over

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/kindling-dev/kindling/internal/hooks"
 	"github.com/kindling-dev/kindling/internal/runtime"
 )
 
@@ -46,7 +47,8 @@ type syncOptions struct {
 	connection
 	src, dest, container            string
 	restart, once, dryRun, keep     bool
-	excludes                        []string
+	noInstall                       bool
+	excludes, onChange              []string
 	debounce                        time.Duration
 	language, buildCmd, buildOutput string
 }
@@ -110,6 +112,8 @@ func (o *syncOptions) register(f *pflag.FlagSet) {
 	f.StringVar(&o.buildOutput, "build-output", "", "Path to built artifact to sync (default: auto-detect)")
 	f.BoolVar(&o.keep, "keep", false, "With --once --restart: leave the restart supervisor in the Deployment so the synced code keeps running (undo with kindling restore)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "Print the target, detected runtime and chosen strategy, then exit without changing anything")
+	f.BoolVar(&o.noInstall, "no-install", false, "Do not run npm/pip/bundle/… in the container when a dependency manifest changes")
+	f.StringArrayVar(&o.onChange, "on-change", nil, "GLOB=COMMAND: run COMMAND in --dest after a sync that touched GLOB, before the reload (repeatable)")
 }
 
 // complete resolves the entries of this run: the command line alone when there is no project file (or
@@ -245,6 +249,11 @@ func (o *syncOptions) validate() error {
 	}
 	if o.keep && !(o.once && o.restart) {
 		return usagef("--keep only applies to --once --restart: a watching session restores the Deployment when it stops")
+	}
+	for _, oc := range o.onChange {
+		if _, err := hooks.ParseOnChange(oc); err != nil {
+			return usageError{err}
+		}
 	}
 	if (o.buildCmd == "") != (o.buildOutput == "") {
 		return usagef("--build-cmd and --build-output go together: give both, or neither to use the default build")
