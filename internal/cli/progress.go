@@ -10,6 +10,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/kindling-dev/kindling/internal/engine"
 	"github.com/kindling-dev/kindling/internal/transport"
 )
 
@@ -291,7 +292,7 @@ func progressLine(snap snapshot) string {
 	secs := snap.elapsed.Seconds()
 	if secs > 0 && snap.bytes > 0 {
 		rate := float64(snap.bytes) / secs
-		fmt.Fprintf(&b, ", %s/s", byteSize(int64(rate)))
+		fmt.Fprintf(&b, ", %s/s", engine.HumanBytes(int64(rate)))
 		left := time.Duration(float64(max(0, snap.totalBytes-snap.bytes)) / rate * float64(time.Second))
 		fmt.Fprintf(&b, ", ETA %s", left.Round(time.Second))
 	}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kindling-dev/kindling/internal/engine"
 	"github.com/kindling-dev/kindling/internal/ignore"
 	"github.com/kindling-dev/kindling/internal/plan"
 )
@@ -86,13 +87,13 @@ func largeWarning(w plan.Weight) []string {
 	var lines []string
 	if w.LargeFiles > 0 {
 		head := fmt.Sprintf("kindling: %s over %s (%s in all) make syncs slow:",
-			plural(w.LargeFiles, "file"), strconv.Itoa(plan.LargeFile>>20)+" MB", byteSize(w.LargeBytes))
+			plural(w.LargeFiles, "file"), strconv.Itoa(plan.LargeFile>>20)+" MB", engine.HumanBytes(w.LargeBytes))
 		if w.LargeFiles == 1 {
 			head = fmt.Sprintf("kindling: 1 file over %s makes syncs slow:", strconv.Itoa(plan.LargeFile>>20)+" MB")
 		}
 		lines = append(lines, head)
 		for _, it := range w.Largest {
-			lines = append(lines, fmt.Sprintf("  %9s  %s", byteSize(it.Size), it.Path))
+			lines = append(lines, fmt.Sprintf("  %9s  %s", engine.HumanBytes(it.Size), it.Path))
 		}
 		if more := w.LargeFiles - len(w.Largest); more > 0 {
 			lines = append(lines, fmt.Sprintf("  and %d more", more))
@@ -145,19 +146,6 @@ func plural(n int, word string) string {
 // shellWord quotes s for a POSIX shell, so that a suggested flag can be pasted as it is.
 func shellWord(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// byteSize is a size the way the sync line says it (engine's humanBytes): MB of 2^20 bytes.
-func byteSize(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 // thousands writes n with thousands separators: 10,000 files reads faster than 10000.

@@ -696,7 +696,7 @@ func (s *Session) summarize(ctx context.Context, start time.Time, label string, 
 	}
 	now := s.cfg.Clock.Now()
 	line := fmt.Sprintf("%s %d written, %d deleted (%s) → %d/%d pods in %s",
-		now.Format("15:04:05"), total.Written, total.Deleted, humanBytes(total.Bytes),
+		now.Format("15:04:05"), total.Written, total.Deleted, HumanBytes(total.Bytes),
 		synced, len(states), now.Sub(start).Round(time.Millisecond))
 	if label != "" {
 		line += " [" + label + "]"
@@ -798,8 +798,11 @@ func (e *containerError) Error() string {
 
 func (e *containerError) Unwrap() error { return e.err }
 
-func humanBytes(n int64) string {
+// HumanBytes is a size as kindling's lines say it: KB, MB and GB of 2^10, 2^20 and 2^30 bytes.
+func HumanBytes(n int64) string {
 	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
 	case n >= 1<<20:
 		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
 	case n >= 1<<10:
