@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"math/rand"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/kindling-dev/kindling/internal/clock"
 	"github.com/kindling-dev/kindling/internal/plan"
+	"github.com/kindling-dev/kindling/internal/treegen"
 	"github.com/kindling-dev/kindling/internal/watch"
 )
 
@@ -90,62 +90,10 @@ func checkWatchedDir(t *testing.T, seed int64) {
 		}
 	}()
 
-	names := []string{"a", "b", "c d", "x.py", "-dash"}
-	randomPath := func() string {
-		parts := make([]string, 1+r.Intn(3))
-		for i := range parts {
-			parts[i] = names[r.Intn(len(names))]
-		}
-		return filepath.Join(parts...)
-	}
-	existing := func() string {
-		var all []string
-		_ = filepath.WalkDir(src, func(p string, _ os.DirEntry, err error) error {
-			if err == nil && p != src {
-				all = append(all, p)
-			}
-			return nil
-		})
-		if len(all) == 0 {
-			return ""
-		}
-		return all[r.Intn(len(all))]
-	}
 	var log []string
 	for i := range 300 {
-		p := filepath.Join(src, randomPath())
-		rel, _ := filepath.Rel(src, p)
-		switch r.Intn(7) {
-		case 0, 1, 2:
-			_ = os.MkdirAll(filepath.Dir(p), 0o755)
-			if err := os.WriteFile(p, []byte(fmt.Sprint(i)), 0o644); err != nil {
-				_ = os.RemoveAll(p)
-				_ = os.WriteFile(p, []byte("replaced"), 0o644)
-			}
-			log = append(log, "write "+rel)
-		case 3:
-			if e := existing(); e != "" {
-				_ = os.RemoveAll(e)
-				log = append(log, "rm -r "+e[len(src)+1:])
-			}
-		case 4:
-			if e := existing(); e != "" {
-				_ = os.MkdirAll(filepath.Dir(p), 0o755)
-				err := os.Rename(e, p)
-				log = append(log, fmt.Sprintf("mv %s %s (%v)", e[len(src)+1:], rel, err))
-			}
-		case 5:
-			_ = os.MkdirAll(p, 0o755)
-			log = append(log, "mkdir -p "+rel)
-		case 6:
-			if e := existing(); e != "" {
-				if info, err := os.Lstat(e); err == nil && info.Mode().IsRegular() {
-					_ = os.Chmod(e, info.Mode().Perm()^0o111)
-					log = append(log, "chmod "+e[len(src)+1:])
-				}
-			}
-		}
-		if r.Intn(20) == 0 {
+		log = append(log, treegen.Step(r, src, i))
+		if r.Intn(20) == 0 { // let an update start, then keep changing files while it runs
 			time.Sleep(time.Duration(5+r.Intn(30)) * time.Millisecond)
 		}
 	}

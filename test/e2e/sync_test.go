@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kindling-dev/kindling/internal/ignore"
+	"github.com/kindling-dev/kindling/internal/treegen"
 )
 
 // syncProc is a kindling process running in the background of a test.
@@ -190,72 +191,15 @@ func TestSyncConvergesAfterRandomOperations(t *testing.T) {
 	src := t.TempDir()
 	startKindling(t, "sync", "-d", deploy, "-n", ns, "--src", src, "--debounce", "50ms")
 
-	names := []string{"a", "b", "c d", "é", "x.py", "node_modules", "y.log", "-dash"}
-	randomPath := func() string {
-		depth := 1 + r.Intn(3)
-		parts := make([]string, depth)
-		for i := range parts {
-			parts[i] = names[r.Intn(len(names))]
-		}
-		return filepath.Join(parts...)
-	}
-	existing := func() string {
-		var all []string
-		_ = filepath.WalkDir(src, func(p string, _ os.DirEntry, err error) error {
-			if err == nil && p != src {
-				all = append(all, p)
-			}
-			return nil
-		})
-		if len(all) == 0 {
-			return ""
-		}
-		return all[r.Intn(len(all))]
-	}
 	const ops = 320
 	for i := 0; i < ops; i++ {
-		p := filepath.Join(src, randomPath())
-		switch r.Intn(7) {
-		case 0, 1, 2: // create or overwrite a file, replacing whatever is in the way
-			_ = os.MkdirAll(filepath.Dir(p), 0o755)
-			if err := os.WriteFile(p, []byte(fmt.Sprintf("content %d %d\n", i, r.Int())), 0o644); err != nil {
-				_ = os.RemoveAll(p)
-				_ = os.WriteFile(p, []byte("replaced\n"), 0o644)
-			}
-		case 3:
-			if e := existing(); e != "" {
-				_ = os.RemoveAll(e)
-			}
-		case 4:
-			if e := existing(); e != "" {
-				_ = os.MkdirAll(filepath.Dir(p), 0o755)
-				_ = os.Rename(e, p)
-			}
-		case 5:
-			_ = os.MkdirAll(p, 0o755)
-		case 6:
-			if e := existing(); e != "" {
-				if info, err := os.Lstat(e); err == nil && info.Mode().IsRegular() {
-					_ = os.Chmod(e, info.Mode().Perm()^0o111)
-				}
-			}
-		}
+		treegen.Step(r, src, i)
 		if r.Intn(20) == 0 { // let a sync start, then keep changing files while it runs
 			time.Sleep(time.Duration(40+r.Intn(80)) * time.Millisecond)
 		}
 	}
 	// Files must be 644 or 755 for a fair comparison of permission bits.
-	_ = filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			info, _ := d.Info()
-			if info.Mode().Perm()&0o100 != 0 {
-				_ = os.Chmod(p, 0o755)
-			} else {
-				_ = os.Chmod(p, 0o644)
-			}
-		}
-		return nil
-	})
+	treegen.NormalizeModes(src)
 	waitConverged(t, ns, deploy, src, "/app", 1)
 }
 
