@@ -576,7 +576,11 @@ func (s *Session) within(ctx context.Context, c *containerState, d time.Duration
 	defer cancel()
 	err := op(opCtx)
 	if err != nil && ctx.Err() == nil && errors.Is(opCtx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("%s did not finish %s within %s; dropped from this sync, trying again", c.Exec.Target(), what, d.Round(time.Millisecond))
+		next := "trying again"
+		if !s.leaveBehind {
+			next = "check the pod (kubectl describe) and run kindling again" // --once: there is no next sync
+		}
+		return fmt.Errorf("%s did not finish %s within %s; dropped from this sync, %s", c.Exec.Target(), what, d.Round(time.Millisecond), next)
 	}
 	return err
 }
