@@ -58,6 +58,8 @@ type runOptions struct {
 	file    string
 	output  string
 	verbose bool
+	// poll, when set, watches by polling at this interval instead of file system events.
+	poll time.Duration
 }
 
 func newSyncCommand() *cobra.Command {
@@ -86,6 +88,9 @@ command line overrides the file.`,
 			if r.output != "text" && r.output != "json" {
 				return usagef("--output %q is not known: use text or json", r.output)
 			}
+			if r.poll < 0 || r.poll > 0 && r.poll < 100*time.Millisecond {
+				return usagef("--poll %s: give an interval of at least 100ms, e.g. 1s", r.poll)
+			}
 			return runSync(cmd.Context(), newReporter(cmd.OutOrStdout(), cmd.ErrOrStderr(), r), entries, func() (*cluster, error) { return dial(entries[0].connection) })
 		},
 	}
@@ -94,6 +99,7 @@ command line overrides the file.`,
 	f.StringVarP(&r.file, "file", "f", "", "Project file (default: kindling.yaml in the current directory or a parent)")
 	f.StringVarP(&r.output, "output", "o", "text", "Output format: text, or json for one event per line on stdout (see docs/events.md)")
 	f.BoolVarP(&r.verbose, "verbose", "v", false, "Say what was skipped and why (excluded paths, saves with no content change)")
+	f.DurationVar(&r.poll, "poll", 0, "Watch by polling every INTERVAL (e.g. 1s) instead of file system events: for NFS, SMB, WSL2 /mnt/c and other mounts where events do not arrive")
 	return cmd
 }
 

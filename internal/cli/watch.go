@@ -16,7 +16,7 @@ import (
 // own --src as paths relative to it. One watcher, not one per entry, keeps a project of many services
 // within the system's limits on watchers.
 type sharedWatch struct {
-	watcher *watch.Watcher
+	watcher watch.Source
 	feeds   []<-chan string
 }
 
@@ -60,7 +60,15 @@ func watchEntries(entries []syncOptions, rep *reporter) (*sharedWatch, error) {
 		}
 		watched[i].dir = filepath.ToSlash(rel)
 	}
-	w, err := watch.New(root, func(rel string, isDir bool) bool {
+	newSource := func(root string, excluded func(string, bool) bool) (watch.Source, error) {
+		return watch.New(root, excluded)
+	}
+	if rep.poll > 0 {
+		newSource = func(root string, excluded func(string, bool) bool) (watch.Source, error) {
+			return watch.NewPoller(root, excluded, rep.poll)
+		}
+	}
+	w, err := newSource(root, func(rel string, isDir bool) bool {
 		excluded := true
 		for _, e := range watched {
 			inner, ok := e.inside(rel)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -192,4 +193,21 @@ func TestVerboseSaysWhyAChangeWasNotSynced(t *testing.T) {
 			t.Errorf("%s was synced", skipped)
 		}
 	}
+}
+
+// TestPollingWatcherSyncsCreatesEditsAndDeletes: --poll finds changes by walking the tree (for mounts
+// where file system events do not arrive): a new file, an edit and a delete each reach the container.
+func TestPollingWatcherSyncsCreatesEditsAndDeletes(t *testing.T) {
+	ns := Namespace(t)
+	deploy := fileServer(t, ns, 1)
+	src := t.TempDir()
+	WriteLocalFile(t, src, "index.html", "v1\n", 0o644)
+	WriteLocalFile(t, src, "old/gone.txt", "bye\n", 0o644)
+	startKindling(t, "sync", "-d", deploy, "-n", ns, "--src", src, "--debounce", "100ms", "--poll", "300ms")
+	waitConverged(t, ns, deploy, src, "/app", 1)
+	WriteLocalFile(t, src, "index.html", "v2\n", 0o644)
+	WriteLocalFile(t, src, "new/page.html", "new\n", 0o644)
+	must(t, os.RemoveAll(filepath.Join(src, "old")))
+	WaitHTTPBody(t, ns, deploy, 8080, "/index.html", "v2", 30*time.Second)
+	waitConverged(t, ns, deploy, src, "/app", 1)
 }
