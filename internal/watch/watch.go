@@ -33,9 +33,9 @@ type Watcher struct {
 	fs       *fsnotify.Watcher
 	// add is fs.Add; tests replace it to reach the watch limit.
 	add func(path string) error
-	// dirs are the watched directories (relative to root; "" is root); only the event goroutine touches it
-	// once New returns.
-	dirs map[string]struct{}
+	// dirs are the watched directories (relative to root; "" is root), each with what it was when
+	// watched, to know it again under another name; only the event goroutine touches it once New returns.
+	dirs map[string]os.FileInfo
 
 	changes chan string
 	errors  chan error
@@ -76,7 +76,7 @@ func New(root string, excluded func(rel string, isDir bool) bool) (*Watcher, err
 		excluded: excluded,
 		fs:       fsw,
 		add:      fsw.Add,
-		dirs:     map[string]struct{}{},
+		dirs:     map[string]os.FileInfo{},
 		// A buffer lets bursts (a checkout, a build) flow while the consumer merges them.
 		changes:    make(chan string, 1024),
 		errors:     make(chan error, 1),
@@ -233,7 +233,7 @@ func (w *Watcher) watchTree(top string, report func(rel string) bool) error {
 		}
 		switch err := w.add(p); {
 		case err == nil:
-			w.dirs[rel] = struct{}{}
+			w.dirs[rel], _ = d.Info()
 		case errors.Is(err, syscall.ENOSPC):
 			limitErr = err
 			unwatched++
@@ -269,11 +269,33 @@ func instanceLimitError() error {
 // The kernel drops the watch of a removed directory by itself, but a directory moved elsewhere keeps its
 // watches, which would go on reporting events under the old path.
 func (w *Watcher) unwatchTree(rel string) {
-	for dir := range w.dirs {
+	gone := map[string]os.FileInfo{}
+	for dir, info := range w.dirs {
 		if dir == rel || strings.HasPrefix(dir, rel+"/") {
 			delete(w.dirs, dir)
-			// Errors only say that the kernel already dropped the watch.
-			_ = w.fs.Remove(filepath.Join(w.root, dir))
+			gone[dir] = info
+		}
+	}
+	w.forget(gone)
+}
+
+// forget removes the watches of directories no longer watched under these names. The kernel keeps one
+// watch per directory, whatever its name: a directory moved within the tree and already watched under
+// its new name (its new parent was walked before the move's event came) shares that watch, and
+// removing the old name removes it too. Such a directory is watched again and reported, so that what
+// changed in it meanwhile is read.
+func (w *Watcher) forget(gone map[string]os.FileInfo) {
+	for dir := range gone {
+		// Errors only say that the kernel already dropped the watch.
+		_ = w.fs.Remove(filepath.Join(w.root, dir))
+	}
+	for dir, info := range w.dirs {
+		for _, old := range gone {
+			if info != nil && old != nil && os.SameFile(info, old) {
+				_ = w.add(filepath.Join(w.root, dir))
+				w.send(dir)
+				break
+			}
 		}
 	}
 }
@@ -282,13 +304,15 @@ func (w *Watcher) unwatchTree(rel string) {
 // stale ones, so it rebuilds the watch set from the tree and then asks for a full rescan.
 func (w *Watcher) resync() error {
 	stale := w.dirs
-	w.dirs = map[string]struct{}{}
+	w.dirs = map[string]os.FileInfo{}
 	err := w.watchTree("", nil)
-	for dir := range stale {
+	gone := map[string]os.FileInfo{}
+	for dir, info := range stale {
 		if _, ok := w.dirs[dir]; !ok {
-			_ = w.fs.Remove(filepath.Join(w.root, dir))
+			gone[dir] = info
 		}
 	}
+	w.forget(gone)
 	w.send(RescanAll)
 	return err
 }

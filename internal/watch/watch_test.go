@@ -360,7 +360,7 @@ func TestWatchLimit(t *testing.T) {
 	}
 	defer fsw.Close()
 	added := 0
-	w := &Watcher{root: root, excluded: excludeNodeModulesAndLogs, fs: fsw, dirs: map[string]struct{}{},
+	w := &Watcher{root: root, excluded: excludeNodeModulesAndLogs, fs: fsw, dirs: map[string]os.FileInfo{},
 		add: func(p string) error {
 			if added == 3 {
 				return fmt.Errorf("add watch: %w", syscall.ENOSPC)
@@ -444,7 +444,7 @@ func TestUnreadableDirectoryIsSkipped(t *testing.T) {
 		}
 		return fsw.Add(p)
 	}
-	w := &Watcher{root: root, excluded: excludeNodeModulesAndLogs, fs: fsw, dirs: map[string]struct{}{},
+	w := &Watcher{root: root, excluded: excludeNodeModulesAndLogs, fs: fsw, dirs: map[string]os.FileInfo{},
 		add: func(p string) error {
 			if p == root {
 				return fsw.Add(p)
