@@ -243,6 +243,14 @@ func (s *Session) Watch(ctx context.Context, batches <-chan watch.Batch) error {
 		err = errLocalUnknown
 	}
 	schedule(err)
+	// With no pod running yet, the first flush that reaches one is the initial sync, and says so.
+	initialOwed := isGone(err)
+	label := func() string {
+		if initialOwed {
+			return "initial sync"
+		}
+		return ""
+	}
 	switch {
 	case s.cfg.Keys && s.cfg.Reloader != nil:
 		fmt.Fprintln(s.cfg.Out, "kindling: watching for changes (r: restart now, q or Ctrl-C: stop)")
@@ -276,11 +284,11 @@ func (s *Session) Watch(ctx context.Context, batches <-chan watch.Batch) error {
 			if reported != clusterUnreachable {
 				reported = ""
 			}
-			err = s.flush(ctx, start, "")
+			err = s.flush(ctx, start, label())
 		case <-s.cfg.Targets.Changed():
 			start := s.cfg.Clock.Now()
 			if err = s.refreshTargets(ctx); err == nil {
-				err = s.flush(ctx, start, "")
+				err = s.flush(ctx, start, label())
 			}
 		case <-retry:
 			retry = nil
@@ -300,6 +308,9 @@ func (s *Session) Watch(ctx context.Context, batches <-chan watch.Batch) error {
 			s.forceReload = false
 		}
 		s.savedAt, s.saved = time.Time{}, nil
+		if err == nil {
+			initialOwed = false
+		}
 		switch {
 		case ctx.Err() != nil:
 			return nil // stopped during the flush: its failure is the stop's, nothing to retry or say

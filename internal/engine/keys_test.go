@@ -61,3 +61,30 @@ func TestRestartNowVerboseAndReports(t *testing.T) {
 		t.Errorf("got:\n%s", out.String())
 	}
 }
+
+// A session that starts before any pod runs (a rollout under way) labels its first sync of one the
+// initial sync, as a session that found a pod at once does.
+func TestFirstSyncOfALatePodIsTheInitialSync(t *testing.T) {
+	src := t.TempDir()
+	writeFile(t, src, "app.py", "v1")
+	targets := &fakeTargets{changed: make(chan struct{})}
+	var out bytes.Buffer
+	s := newSession(t, src, targets, &out)
+	batches := make(chan watch.Batch)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Watch(ctx, batches) }()
+	batches <- watch.Batch{}
+	targets.set(&memContainer{name: "pod/a/app", tree: plan.Tree{}})
+	writeFile(t, src, "app.py", "v2")
+	batches <- watch.Batch{Paths: []string{"app.py"}}
+	batches <- watch.Batch{}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3 || !strings.HasSuffix(lines[1], "1/1 pods in 0s [initial sync]; restarted") || strings.Contains(lines[2], "initial") {
+		t.Errorf("output:\n%s", out.String())
+	}
+}
