@@ -45,7 +45,7 @@ type installer struct {
 
 func fixed(argv ...string) func(string) []string { return func(string) []string { return argv } }
 
-// Installers is the dependency table, documented in docs/runtimes.md.
+// installers is the dependency table, documented in docs/dependencies.md.
 var installers = []installer{
 	{[]string{"package.json", "yarn.lock"}, "yarn.lock", "yarn", fixed("yarn", "install", "--frozen-lockfile")},
 	{[]string{"package.json", "pnpm-lock.yaml"}, "pnpm-lock.yaml", "pnpm", fixed("pnpm", "install", "--frozen-lockfile")},
