@@ -55,3 +55,9 @@ fuzz:
 bench:
 	@if [ -z "$$KINDLING_E2E_KUBECONFIG" ]; then hack/cluster/up; fi
 	KINDLING_BENCH_REPORT=$(CURDIR)/docs/benchmarks.md $(GO) test -tags 'e2e bench' -count=1 -v -timeout 90m ./test/bench/
+
+# Release archives for linux/darwin/windows × amd64/arm64, SHA256SUMS and the krew manifest, into dist/
+# (hack/release). VERSION defaults to git describe; RELEASE_URL to the GitHub release of VERSION.
+.PHONY: release
+release:
+	hack/release
