@@ -5,6 +5,7 @@
 #   make demo           cluster up, deploy examples/hello-python, sync an edit with kindling, show the change
 #   make lint           shellcheck and staticcheck (hack/lint)
 #   make fuzz           every Go fuzz target for FUZZTIME each, on top of its committed seed corpus
+#   make release        release archives, SHA256SUMS and the krew manifest into dist/ (VERSION=, RELEASE_URL=)
 # Set KINDLING_E2E_KUBECONFIG to run the e2e suite (and the demo) against another cluster instead.
 
 GO ?= go

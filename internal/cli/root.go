@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/go-logr/logr"
@@ -64,6 +66,10 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	// Installed by krew, kindling runs as kubectl-kindling: its help says what the user typed.
+	if strings.HasPrefix(filepath.Base(os.Args[0]), "kubectl-kindling") {
+		root.Annotations = map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl kindling"}
+	}
 	root.AddCommand(newSyncCommand(), newInitCommand(), newRestoreCommand(), newVersionCommand())
 	return root
 }

@@ -237,6 +237,9 @@ func (w *Watcher) watchTree(top string, report func(rel string) bool) error {
 		case errors.Is(err, syscall.ENOSPC):
 			limitErr = err
 			unwatched++
+		case errors.Is(err, syscall.EMFILE):
+			// macOS's kqueue holds a descriptor per watched file and directory (docs/platforms.md).
+			return fmt.Errorf("cannot watch %s: the open-file limit is reached (%v); raise it with `ulimit -n 65536` (up to `ulimit -Hn`; on macOS also kern.maxfilesperproc), exclude large directories with --exclude, or use --poll 1s", p, err)
 		case vanished(err), errors.Is(err, fs.ErrPermission) && p != w.root:
 			return fs.SkipDir
 		case errors.Is(err, fsnotify.ErrClosed):
