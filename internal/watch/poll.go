@@ -17,6 +17,8 @@ import (
 // what the Watcher would, from the stat of each entry alone (type, permissions, size, modification time;
 // contents are never read), so it costs one walk of the tree per interval and reports a change up to an
 // interval after it happened. It never reports RescanAll: each walk sees the whole tree.
+// Its Errors are said once each (a root removed, a walk failing as a network file system goes away),
+// and polling goes on until Close.
 type Poller struct {
 	root     string
 	excluded func(rel string, isDir bool) bool
@@ -26,10 +28,8 @@ type Poller struct {
 	// failing is the last walk's error message, so that a lasting failure is said once.
 	failing string
 
-	changes chan string
-	errors  chan error
-	done    chan struct{}
-	exited  chan struct{}
+	outlet
+	exited chan struct{}
 
 	closeOnce sync.Once
 }
@@ -79,9 +79,7 @@ func NewPoller(root string, excluded func(rel string, isDir bool) bool, interval
 		root:     abs,
 		excluded: excluded,
 		interval: interval,
-		changes:  make(chan string, 1024),
-		errors:   make(chan error, 1),
-		done:     make(chan struct{}),
+		outlet:   newOutlet(),
 		exited:   make(chan struct{}),
 	}
 	p.last, err = p.walk(nil, time.Now())
@@ -91,15 +89,6 @@ func NewPoller(root string, excluded func(rel string, isDir bool) bool, interval
 	go p.run()
 	return p, nil
 }
-
-// Changes delivers the slash-separated paths, relative to the root, of files and directories that were
-// created, written, removed, renamed or had their permissions changed. A removed or renamed directory is
-// reported by its own path only: rescan its subtree. The same path may be reported more than once.
-func (p *Poller) Changes() <-chan string { return p.changes }
-
-// Errors delivers problems met while polling, such as the root being removed or a walk failing (a
-// network file system gone away); each is said once, and polling goes on until Close.
-func (p *Poller) Errors() <-chan error { return p.errors }
 
 // Close stops polling and closes Changes and Errors.
 func (p *Poller) Close() error {
@@ -246,23 +235,4 @@ func changed(before, after snapshot) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// send delivers rel unless the poller is closing; it reports whether it did.
-func (p *Poller) send(rel string) bool {
-	select {
-	case p.changes <- rel:
-		return true
-	case <-p.done:
-		return false
-	}
-}
-
-func (p *Poller) sendError(err error) bool {
-	select {
-	case p.errors <- err:
-		return true
-	case <-p.done:
-		return false
-	}
 }

@@ -37,12 +37,10 @@ type Watcher struct {
 	// watched, to know it again under another name; only the event goroutine touches it once New returns.
 	dirs map[string]os.FileInfo
 
-	changes chan string
-	errors  chan error
+	outlet
 	// fsErrors and overflowed are fsnotify's errors, passed on by drainErrors.
 	fsErrors   chan error
 	overflowed chan struct{}
-	done       chan struct{}
 	exited     chan struct{}
 
 	closeOnce sync.Once
@@ -72,17 +70,14 @@ func New(root string, excluded func(rel string, isDir bool) bool) (*Watcher, err
 		return nil, fmt.Errorf("cannot start a file watcher: %w", err)
 	}
 	w := &Watcher{
-		root:     abs,
-		excluded: excluded,
-		fs:       fsw,
-		add:      fsw.Add,
-		dirs:     map[string]os.FileInfo{},
-		// A buffer lets bursts (a checkout, a build) flow while the consumer merges them.
-		changes:    make(chan string, 1024),
-		errors:     make(chan error, 1),
+		root:       abs,
+		excluded:   excluded,
+		fs:         fsw,
+		add:        fsw.Add,
+		dirs:       map[string]os.FileInfo{},
+		outlet:     newOutlet(),
 		fsErrors:   make(chan error, 16),
 		overflowed: make(chan struct{}, 1),
-		done:       make(chan struct{}),
 		exited:     make(chan struct{}),
 	}
 	if err := w.watchTree("", nil); err != nil {
@@ -93,16 +88,6 @@ func New(root string, excluded func(rel string, isDir bool) bool) (*Watcher, err
 	go w.run()
 	return w, nil
 }
-
-// Changes delivers the slash-separated paths, relative to the root, of files and directories that were
-// created, written, removed, renamed or had their permissions changed, and RescanAll when events were
-// lost. A removed or renamed directory is reported by its own path only: rescan its subtree. The same
-// path may be reported more than once.
-func (w *Watcher) Changes() <-chan string { return w.changes }
-
-// Errors delivers problems met while watching, such as the inotify watch limit being reached for a new
-// directory or the root itself being removed.
-func (w *Watcher) Errors() <-chan error { return w.errors }
 
 // Close stops watching and closes Changes and Errors.
 func (w *Watcher) Close() error {
@@ -318,23 +303,6 @@ func (w *Watcher) resync() error {
 	w.forget(gone)
 	w.send(RescanAll)
 	return err
-}
-
-// send delivers rel unless the watcher is closing; it reports whether it did.
-func (w *Watcher) send(rel string) bool {
-	select {
-	case w.changes <- rel:
-		return true
-	case <-w.done:
-		return false
-	}
-}
-
-func (w *Watcher) sendError(err error) {
-	select {
-	case w.errors <- err:
-	case <-w.done:
-	}
 }
 
 // vanished tells whether err means the path disappeared or was replaced by a file, which a later event
