@@ -204,10 +204,19 @@ func Run(ctx context.Context, e transport.Execer, dest string, cmds []Command) (
 		case ctx.Err() != nil:
 			return r, ctx.Err()
 		default:
-			return r, fmt.Errorf("`%s` (%s) failed: %v%s", c, c.Why, err, tail(out.String()))
+			return r, fmt.Errorf("`%s` (%s) failed: %v%s%s", c, c.Why, err, tail(out.String()), hint(out.String()))
 		}
 	}
 	return r, nil
+}
+
+// hint is the fix for a failure kindling recognises, "" for others.
+func hint(out string) string {
+	if strings.Contains(out, "externally-managed-environment") {
+		// Debian's and Ubuntu's system Python refuse pip installs outside a virtualenv (PEP 668).
+		return "; the image's Python refuses pip installs (PEP 668): set PIP_BREAK_SYSTEM_PACKAGES=1 in the container's env, install into a virtualenv in the image, or pass --no-install"
+	}
+	return ""
 }
 
 // tail is the last lines of a command's output, on one line, for an error.

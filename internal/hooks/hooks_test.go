@@ -113,6 +113,10 @@ func TestRunIsArgvSafeSkipsMissingToolsAndReportsFailures(t *testing.T) {
 		t.Errorf("note %q", note)
 	}
 
+	_, err = Run(context.Background(), e, dest, []Command{{Why: "requirements.txt changed", Shell: "echo 'error: externally-managed-environment'; exit 1"}})
+	if err == nil || !strings.Contains(err.Error(), "set PIP_BREAK_SYSTEM_PACKAGES=1 in the container's env") {
+		t.Errorf("a PEP 668 refusal without its fix: %v", err)
+	}
 	_, err = Run(context.Background(), e, dest, []Command{{Why: "schema.proto changed", Shell: "echo one; echo two; echo oops >&2; exit 3"}})
 	if err == nil || !strings.Contains(err.Error(), "`echo one; echo two; echo oops >&2; exit 3` (schema.proto changed) failed") || !strings.Contains(err.Error(), "one | two | oops") {
 		t.Errorf("got %v", err)

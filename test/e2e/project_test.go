@@ -211,3 +211,49 @@ func TestPollingWatcherSyncsCreatesEditsAndDeletes(t *testing.T) {
 	WaitHTTPBody(t, ns, deploy, 8080, "/index.html", "v2", 30*time.Second)
 	waitConverged(t, ns, deploy, src, "/app", 1)
 }
+
+// TestInitWritesAProjectThatSyncs: kindling init, in a directory of Python code, lists the Deployment
+// that runs Python (not the one that runs Node), and kindling sync --once with the file it wrote serves
+// the local code.
+func TestInitWritesAProjectThatSyncs(t *testing.T) {
+	ns := Namespace(t)
+	python, node := restartCases[0].app, restartCases[1].app
+	python.deploy(t, ns, 1)
+	node.deploy(t, ns, 1)
+	dir := t.TempDir()
+	WriteLocalFile(t, dir, "pyproject.toml", "[project]\nname = \"app\"\n", 0o644)
+	WriteLocalFile(t, dir, "server.py", strings.Replace(pythonServer, "python v1", "python from init", 1), 0o644)
+	cmd := KindlingCmd(t, "init", "-n", ns)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "wrote kindling.yaml") {
+		t.Fatalf("kindling init: %v\n%s", err, out)
+	}
+	text, err := os.ReadFile(filepath.Join(dir, "kindling.yaml"))
+	must(t, err)
+	if !strings.Contains(string(text), "- deployment: python") || strings.Contains(string(text), "- deployment: node") ||
+		!strings.Contains(string(text), "# Also in "+ns+" (another language, or not recognised): node") {
+		t.Fatalf("kindling.yaml:\n%s", text)
+	}
+	// A second init refuses to overwrite it.
+	again := KindlingCmd(t, "init", "-n", ns)
+	again.Dir = dir
+	if out, err := again.CombinedOutput(); err == nil || !strings.Contains(string(out), "kindling.yaml already exists") {
+		t.Errorf("a second init: %v\n%s", err, out)
+	}
+	// --once --keep leaves the synced code running (a plain --once restores the template, and with it
+	// the image's code); kindling restore then undoes it.
+	before := deploymentJSON(t, ns, python.name)
+	sync := KindlingCmd(t, "sync", "--once", "--keep")
+	sync.Dir = dir
+	if out, err := sync.CombinedOutput(); err != nil {
+		t.Fatalf("kindling sync --once --keep with the written file: %v\n%s", err, out)
+	}
+	WaitHTTPBody(t, ns, python.name, 8080, "/", "python from init", 60*time.Second)
+	if out, err := KindlingCmd(t, "restore", "-d", python.name, "-n", ns).CombinedOutput(); err != nil {
+		t.Fatalf("kindling restore: %v\n%s", err, out)
+	}
+	if got := deploymentJSON(t, ns, python.name); got != before {
+		t.Errorf("deployment/python not restored:\nbefore %s\nafter  %s", before, got)
+	}
+}
