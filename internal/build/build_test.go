@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kindling-dev/kindling/internal/testenv"
 )
 
 // realBuild builds src with the language's default for this machine and runs the artifact.
@@ -61,7 +63,7 @@ func TestLocalBuildCpp(t *testing.T) {
 
 func TestLocalBuildRust(t *testing.T) {
 	if testing.Short() {
-		t.Skip("cargo takes seconds")
+		testenv.Skip(t, "cargo takes seconds")
 	}
 	realBuild(t, "rust", "cargo", []string{"Cargo.toml=[package]\nname = \"hello-rs\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
 		"src/main.rs=fn main() { println!(\"hello from rust\"); }\n"}, runs, "hello from rust")
@@ -74,7 +76,7 @@ func TestLocalBuildJava(t *testing.T) {
 
 func TestLocalBuildGoCross(t *testing.T) {
 	if testing.Short() {
-		t.Skip("a cross build compiles the standard library once")
+		testenv.Skip(t, "a cross build compiles the standard library once")
 	}
 	src := writeTree(t, "go.mod=module example.com/hello\n\ngo 1.22\n", "main.go=package main\n\nfunc main() {}\n")
 	spec, err := Default("go", src, Platform{OS: "linux", Arch: "arm64"}, t.TempDir())

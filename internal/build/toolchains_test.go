@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/kindling-dev/kindling/internal/testenv"
 )
 
 // writeTree makes a source directory with the named files; "name=content" sets a file's content.
@@ -34,7 +36,7 @@ const helloJava = "package com.example;\n\npublic class Main {\n    public stati
 
 func TestDefault(t *testing.T) {
 	if Host() != amd64 {
-		t.Skip("the expectations name amd64 as the native platform")
+		testenv.Skip(t, "the expectations name amd64 as the native platform")
 	}
 	tests := []struct {
 		name     string

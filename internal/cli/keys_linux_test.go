@@ -7,6 +7,8 @@ import (
 
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
+
+	"github.com/kindling-dev/kindling/internal/testenv"
 )
 
 // openTerminal is a pseudo-terminal: the test types into ptmx what kindling reads from tty.
@@ -14,7 +16,7 @@ func openTerminal(t *testing.T) (ptmx, tty *os.File) {
 	t.Helper()
 	ptmx, tty, err := pty.Open()
 	if err != nil {
-		t.Skipf("no pseudo-terminal here: %v", err)
+		testenv.Skip(t, "no pseudo-terminal here: "+err.Error())
 	}
 	t.Cleanup(func() { ptmx.Close(); tty.Close() })
 	return ptmx, tty

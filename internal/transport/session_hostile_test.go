@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kindling-dev/kindling/internal/testenv"
 )
 
 // Fake dd programs, put first in a test container's PATH: the dd of images whose dd has no working
@@ -37,7 +39,7 @@ func hostileContainer(t *testing.T, shell, fakeDD string) string {
 	dir := gnuPath(t, "sh", "dd")
 	shellBin, err := exec.LookPath(shell)
 	if err != nil {
-		t.Skipf("%s is not installed", shell)
+		testenv.Skip(t, shell+" is not installed")
 	}
 	// busybox runs as the applet its link is named after.
 	if err := os.Symlink(shellBin, filepath.Join(dir, "sh")); err != nil {

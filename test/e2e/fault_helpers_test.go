@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/kindling-dev/kindling/internal/ignore"
+
+	"github.com/kindling-dev/kindling/internal/testenv"
 )
 
 // The fault-injection suite (fault_test.go) breaks the cluster or the containers on purpose while a kindling
@@ -82,7 +84,7 @@ func setMsg(t *testing.T, src, msg string) {
 func needHarness(t *testing.T) {
 	t.Helper()
 	if os.Getenv("KINDLING_E2E_KUBECONFIG") != "" {
-		t.Skip("stops cluster components through hack/cluster/component: needs the local cluster, not KINDLING_E2E_KUBECONFIG")
+		testenv.Skip(t, "stops cluster components through hack/cluster/component: needs the local cluster, not KINDLING_E2E_KUBECONFIG")
 	}
 }
 
