@@ -36,9 +36,9 @@ func watchEntries(entries []syncOptions, rep *reporter) (*sharedWatch, error) {
 	watched := make([]*watchedEntry, len(entries))
 	dirs := make([]string, len(entries))
 	for i, o := range entries {
-		dir, err := realDir(o.src)
+		dir, err := watch.RealDir(o.src)
 		if err != nil {
-			return nil, fmt.Errorf("cannot watch %s: %w", o.src, err)
+			return nil, err
 		}
 		matcher, err := ignore.New(o.src, o.excludes)
 		if err != nil {
@@ -159,15 +159,6 @@ func (e *watchedEntry) inside(rel string) (string, bool) {
 // below tells whether the entry's --src lies under rel.
 func (e *watchedEntry) below(rel string) bool {
 	return rel != "" && strings.HasPrefix(e.dir, rel+"/")
-}
-
-// realDir is dir absolute and without symlinks, as the watcher reports paths.
-func realDir(dir string) (string, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return "", err
-	}
-	return filepath.EvalSymlinks(abs)
 }
 
 // commonDir is the deepest directory that holds every one of dirs (absolute, clean paths).

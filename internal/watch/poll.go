@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -65,15 +64,9 @@ func NewPoller(root string, excluded func(rel string, isDir bool) bool, interval
 	if interval <= 0 {
 		return nil, fmt.Errorf("the poll interval must be positive, not %s", interval)
 	}
-	abs, err := filepath.Abs(root)
-	if err == nil {
-		abs, err = filepath.EvalSymlinks(abs)
-	}
+	abs, err := RealDir(root)
 	if err != nil {
-		return nil, fmt.Errorf("cannot watch %s: %w", root, err)
-	}
-	if info, err := os.Stat(abs); err != nil || !info.IsDir() {
-		return nil, fmt.Errorf("cannot watch %s: not a directory", root)
+		return nil, err
 	}
 	p := &Poller{
 		root:     abs,

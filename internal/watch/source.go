@@ -1,5 +1,11 @@
 package watch
 
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
 // Source is a stream of changed paths under a directory tree, as Watcher (file system events) and Poller
 // (successive walks) give it, so that the caller picks one by flag and wires either the same way.
 type Source interface {
@@ -16,6 +22,22 @@ var (
 	_ Source = (*Watcher)(nil)
 	_ Source = (*Poller)(nil)
 )
+
+// RealDir is root as a Source watches it: absolute, without symlinks (so that the paths it reports share
+// its prefix), and a directory.
+func RealDir(root string) (string, error) {
+	abs, err := filepath.Abs(root)
+	if err == nil {
+		abs, err = filepath.EvalSymlinks(abs)
+	}
+	if err != nil {
+		return "", fmt.Errorf("cannot watch %s: %w", root, err)
+	}
+	if info, err := os.Stat(abs); err != nil || !info.IsDir() {
+		return "", fmt.Errorf("cannot watch %s: not a directory", root)
+	}
+	return abs, nil
+}
 
 // outlet is where a Source delivers, until done is closed: Watcher and Poller embed it.
 type outlet struct {

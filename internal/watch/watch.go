@@ -51,16 +51,9 @@ type Watcher struct {
 // slash-separated paths relative to root. Changes made before New returns are not reported: start the
 // watcher before the initial scan.
 func New(root string, excluded func(rel string, isDir bool) bool) (*Watcher, error) {
-	abs, err := filepath.Abs(root)
-	if err == nil {
-		// Watch the real directory so event paths share its prefix.
-		abs, err = filepath.EvalSymlinks(abs)
-	}
+	abs, err := RealDir(root)
 	if err != nil {
-		return nil, fmt.Errorf("cannot watch %s: %w", root, err)
-	}
-	if info, err := os.Stat(abs); err != nil || !info.IsDir() {
-		return nil, fmt.Errorf("cannot watch %s: not a directory", root)
+		return nil, err
 	}
 	fsw, err := fsnotify.NewWatcher()
 	if err != nil {
