@@ -73,6 +73,14 @@ var activeTerminal struct {
 	restore func()
 }
 
+// keysActive tells whether watchKeys is reading keys now (false when stdin is no terminal, or kindling
+// runs in the background), for the line that names them.
+func keysActive() bool {
+	activeTerminal.Lock()
+	defer activeTerminal.Unlock()
+	return activeTerminal.restore != nil
+}
+
 // restoreTerminal puts back the terminal watchKeys changed, if any. Call it before os.Exit and from a
 // recover: a terminal left without echo after kindling exits looks broken to its user.
 func restoreTerminal() {

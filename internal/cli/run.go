@@ -45,16 +45,16 @@ func runSync(ctx context.Context, rep *reporter, entries []syncOptions, connect 
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithCancel(ctx)
 		defer cancel()
-		keys := isTerminal(os.Stdin)
-		for i := range inputs {
-			inputs[i] = entryInput{changes: shared.feeds[i], restartNow: make(chan struct{}, 1), keys: keys}
+		restarts := make([]chan struct{}, len(entries))
+		for i := range restarts {
+			restarts[i] = make(chan struct{}, 1)
 		}
 		// In a terminal, r restarts every entry's app now and q stops like Ctrl-C.
 		restoreKeys, err := watchKeys(os.Stdin, keyActions{
 			Restart: func() {
-				for _, in := range inputs {
+				for _, r := range restarts {
 					select {
-					case in.restartNow <- struct{}{}:
+					case r <- struct{}{}:
 					default: // one pending is enough
 					}
 				}
@@ -66,6 +66,9 @@ func runSync(ctx context.Context, rep *reporter, entries []syncOptions, connect 
 			return err
 		}
 		defer restoreKeys()
+		for i := range inputs {
+			inputs[i] = entryInput{changes: shared.feeds[i], restartNow: restarts[i], keys: keysActive()}
+		}
 	}
 	client, err := connect()
 	if err != nil {
@@ -100,7 +103,7 @@ func runSync(ctx context.Context, rep *reporter, entries []syncOptions, connect 
 // entryInput is what drives a watching entry besides its files: its changes, and the r key.
 type entryInput struct {
 	changes    <-chan string
-	restartNow chan struct{}
+	restartNow <-chan struct{}
 	// keys says that the r and q keys work (stdin is a terminal).
 	keys bool
 }
