@@ -205,6 +205,15 @@ func (s *Session) Watch(ctx context.Context, batches <-chan watch.Batch) error {
 	debug.FreeOSMemory()
 	var retry <-chan time.Time
 	reported := ""
+	// sayOnce reports err unless it is the failure said last: the same failure again and again is said
+	// once, not once a second.
+	sayOnce := func(err error, suffix string) {
+		if msg := err.Error(); msg != reported {
+			fmt.Fprintf(s.cfg.Out, "kindling: %v%s\n", err, suffix)
+			s.reportFailure(err)
+			reported = msg
+		}
+	}
 	schedule := func(err error) {
 		switch {
 		case err == nil:
@@ -212,11 +221,7 @@ func (s *Session) Watch(ctx context.Context, batches <-chan watch.Batch) error {
 		case errors.Is(err, errLocalUnknown):
 			// The first scan or build failed (and said why): the next change tries again.
 		case onlyHooks(err):
-			if msg := err.Error(); msg != reported {
-				fmt.Fprintf(s.cfg.Out, "kindling: %v\n", err)
-				s.reportFailure(err)
-				reported = msg
-			}
+			sayOnce(err, "") // the next change runs it again
 		case onlySourceChanged(err):
 			// A file saved again while it was sent: the retry sends its new version; nothing to say.
 			retry = s.cfg.Clock.NewTimer(retryAfter).C()
@@ -229,12 +234,7 @@ func (s *Session) Watch(ctx context.Context, batches <-chan watch.Batch) error {
 			}
 			retry = s.cfg.Clock.NewTimer(retryAfter).C()
 		case !isGone(err):
-			// The same failure again and again is said once, not once a second.
-			if msg := err.Error(); msg != reported {
-				fmt.Fprintf(s.cfg.Out, "kindling: %v (retrying)\n", err)
-				s.reportFailure(err)
-				reported = msg
-			}
+			sayOnce(err, " (retrying)")
 			retry = s.cfg.Clock.NewTimer(retryAfter).C()
 		}
 	}
