@@ -23,15 +23,13 @@ type reporter struct {
 	progress *progress
 	json     *json.Encoder // nil in text mode
 	verbose  bool
-	// poll is --poll: the watcher polls at this interval when set.
-	poll time.Duration
-	now  func() time.Time
+	now      func() time.Time
 	// mu keeps each line and event whole when several entries report at once.
 	mu sync.Mutex
 }
 
 func newReporter(stdout, stderr io.Writer, o runOptions) *reporter {
-	r := &reporter{human: stdout, verbose: o.verbose, poll: o.poll, now: time.Now}
+	r := &reporter{human: stdout, verbose: o.verbose, now: time.Now}
 	if o.output == "json" {
 		r.human, r.json = stderr, json.NewEncoder(stdout)
 		r.json.SetEscapeHTML(false)

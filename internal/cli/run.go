@@ -32,12 +32,13 @@ const firstPodTimeout = 2 * time.Minute
 // runSync runs the entries of a run in one process: one file watcher over all their source trees, one
 // connection to the cluster, and for each entry its own session, strategy, pods and restore. An entry that
 // fails does not stop the others; a stop (Ctrl-C) stops and restores them all.
-func runSync(ctx context.Context, rep *reporter, entries []syncOptions, connect func() (*cluster, error)) error {
+// poll, when set, watches by polling at that interval instead of file system events.
+func runSync(ctx context.Context, rep *reporter, entries []syncOptions, poll time.Duration, connect func() (*cluster, error)) error {
 	watching := !entries[0].once && !entries[0].dryRun
 	inputs := make([]entryInput, len(entries))
 	if watching {
 		// The watcher starts before the initial scans so that a save during a scan is not lost.
-		shared, err := watchEntries(entries, rep)
+		shared, err := watchEntries(entries, rep, poll)
 		if err != nil {
 			return err
 		}

@@ -275,5 +275,5 @@ func TestAHoldWhoseAnswerWasLostIsTakenBack(t *testing.T) {
 
 // runOne runs one entry as kindling sync does, with human output to out.
 func runOne(ctx context.Context, out io.Writer, o syncOptions, connect func() (*cluster, error)) error {
-	return runSync(ctx, newReporter(out, out, runOptions{output: "text"}), []syncOptions{o}, connect)
+	return runSync(ctx, newReporter(out, out, runOptions{output: "text"}), []syncOptions{o}, 0, connect)
 }

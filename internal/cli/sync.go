@@ -91,7 +91,7 @@ command line overrides the file.`,
 			if r.poll < 0 || r.poll > 0 && r.poll < 100*time.Millisecond {
 				return usagef("--poll %s: give an interval of at least 100ms, e.g. 1s", r.poll)
 			}
-			return runSync(cmd.Context(), newReporter(cmd.OutOrStdout(), cmd.ErrOrStderr(), r), entries, func() (*cluster, error) { return dial(entries[0].connection) })
+			return runSync(cmd.Context(), newReporter(cmd.OutOrStdout(), cmd.ErrOrStderr(), r), entries, r.poll, func() (*cluster, error) { return dial(entries[0].connection) })
 		},
 	}
 	f := cmd.Flags()

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/kindling-dev/kindling/internal/ignore"
 	"github.com/kindling-dev/kindling/internal/plan"
@@ -32,7 +33,7 @@ type watchedEntry struct {
 	skipped *skipReporter
 }
 
-func watchEntries(entries []syncOptions, rep *reporter) (*sharedWatch, error) {
+func watchEntries(entries []syncOptions, rep *reporter, poll time.Duration) (*sharedWatch, error) {
 	watched := make([]*watchedEntry, len(entries))
 	dirs := make([]string, len(entries))
 	for i, o := range entries {
@@ -63,9 +64,9 @@ func watchEntries(entries []syncOptions, rep *reporter) (*sharedWatch, error) {
 	newSource := func(root string, excluded func(string, bool) bool) (watch.Source, error) {
 		return watch.New(root, excluded)
 	}
-	if rep.poll > 0 {
+	if poll > 0 {
 		newSource = func(root string, excluded func(string, bool) bool) (watch.Source, error) {
-			return watch.NewPoller(root, excluded, rep.poll)
+			return watch.NewPoller(root, excluded, poll)
 		}
 	}
 	w, err := newSource(root, func(rel string, isDir bool) bool {

@@ -39,7 +39,7 @@ func TestSharedWatchRoutesChangesToTheirEntries(t *testing.T) {
 	entries := []syncOptions{{src: orders, excludes: []string{"*.log"}}, {src: web}}
 	var out bytes.Buffer
 	rep := newReporter(&out, &out, runOptions{output: "text", verbose: true})
-	s, err := watchEntries(entries, rep)
+	s, err := watchEntries(entries, rep, 0)
 	must(t, err)
 	defer s.Close()
 	must(t, os.WriteFile(filepath.Join(other, "x"), nil, 0o644))
