@@ -28,6 +28,19 @@ CONTAINERD_SOCK=$RUN_DIR/containerd.sock
 PAUSE_IMAGE=kindling.local/pause:v1
 RUNTIMES_IMAGE=kindling.local/runtimes:v1
 BARE_IMAGE=kindling.local/bare:v1
+TOOLBOX_IMAGE=kindling.local/toolbox:v1
+SCRATCHGO_IMAGE=kindling.local/scratch-go:v1
+# Every image the harness builds and imports, by its short name (hack/cluster/images/build).
+IMAGES=(pause bare runtimes toolbox scratchgo)
+
+# image_ref NAME: the reference of an image by its short name.
+image_ref() {
+  case $1 in
+    pause) echo "$PAUSE_IMAGE" ;; bare) echo "$BARE_IMAGE" ;; runtimes) echo "$RUNTIMES_IMAGE" ;;
+    toolbox) echo "$TOOLBOX_IMAGE" ;; scratchgo) echo "$SCRATCHGO_IMAGE" ;;
+    *) echo "unknown image $1" >&2; return 1 ;;
+  esac
+}
 
 CNI_BRIDGE=kindling0
 POD_CIDR=10.88.0.0/24
