@@ -3,9 +3,11 @@
 # kindling delivers this file through the pod spec (no image change); it needs only a POSIX sh
 # (dash, BusyBox ash) and reads /proc. Modes:
 #
-#   kindling-supervisor run [--hold S] [--grace S] [--state-dir DIR] [--spare SCRIPT --spare-at N] -- ARGV...
+#   kindling-supervisor run [--tools DIR] [--hold S] [--grace S] [--state-dir DIR] [--spare SCRIPT --spare-at N] -- ARGV...
 #       Run ARGV as a child in its own process group and restart it on request. With --spare, spare
-#       interpreters wait for the restarts (see "spare interpreters" below).
+#       interpreters wait for the restarts (see "spare interpreters" below). --tools DIR (first, when given)
+#       names the directory of the tools of an image that has none (kindling's toolbox: BusyBox linked as
+#       each applet); the supervisor takes its own from there, and the app's PATH stays as it was.
 #   kindling-supervisor restart [--wait-port PORT]... [--timeout S] [--state-dir DIR]
 #       Ask the supervisor for a restart and wait until the new app runs (and listens on PORT).
 #       Prints one line: "restarted pid=P generation=G ready_ms=MS", "crashed status=N" or "timeout ...".
@@ -42,6 +44,21 @@ now_cs() {
 	read -r _up _idle </proc/uptime
 	now=$((${_up%.*} * 100 + 1${_up#*.} - 100))
 }
+
+# use_tools DIR: the supervisor's own external commands are DIR's, without DIR on the PATH its app inherits.
+use_tools() {
+	for _tool in sleep mkdir rm mkfifo setsid env; do
+		eval "$_tool() { \"\$tools/$_tool\" \"\$@\"; }"
+	done
+	tools=$1
+}
+tools=
+if [ "$1" = run ] && [ "$2" = --tools ] && [ -n "$3" ]; then
+	use_tools "$3"
+	mode=$1
+	shift 3
+	set -- "$mode" "$@"
+fi
 
 # Polls sleep for a tick; POSIX sleep only promises whole seconds. The supervisor's own waits (the app
 # leaving after TERM) hold up the restart, so they poll often; a client's (the app listening again, a
@@ -177,7 +194,8 @@ request_pending() {
 # flag set before the sleeper existed is checked here, so no signal is missed. The sleeper gets KILL: a
 # TERM could reach it before its exec, where this shell's trap would swallow it.
 idle() {
-	sleep "$1" 3<&- 4<&- 5<&- &
+	# (The program itself, not the function of use_tools: the KILL must reach the sleep.)
+	"${tools:+$tools/}sleep" "$1" 3<&- 4<&- 5<&- &
 	sleeper=$!
 	[ -n "$requested$stopping" ] || wait "$sleeper"
 	kill -KILL "$sleeper" 2>/dev/null
@@ -237,7 +255,9 @@ supervise() {
 	# SIGINT and SIGQUIT ignored. setsid gives the app its own group; env --default-signal (GNU
 	# coreutils) undoes the ignoring where it exists. Without it, INT and QUIT are forwarded as TERM.
 	launcher='' resets_signals='' has_setsid=''
-	if command -v setsid >/dev/null 2>&1; then
+	if [ -n "$tools" ]; then
+		launcher=$tools/setsid has_setsid=1 # a program: the function stays in this shell
+	elif command -v setsid >/dev/null 2>&1; then
 		launcher=setsid has_setsid=1
 	else
 		say "setsid not found: a restart stops only the app's own process, not processes it started"

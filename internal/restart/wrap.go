@@ -43,8 +43,8 @@ const (
 	stateVolume  = "kindling-state"
 )
 
-// Wrap makes the named container of tpl run its app under the restart supervisor: it adds the script
-// annotation, a downwardAPI volume that projects it as an executable file, an emptyDir for the
+// Wrap makes the container opts.Container of tpl run its app under the restart supervisor: it adds the
+// script annotation, a downwardAPI volume that projects it as an executable file, an emptyDir for the
 // supervisor's state, their mounts, and the command
 //
 //	[SupervisorPath, "run", "--hold", S, "--state-dir", StateDir, "--", argv...]
@@ -52,18 +52,24 @@ const (
 // with args cleared. argv is the container's own command and args when the template sets a command
 // (kept verbatim, so the kubelet expands $(VAR) in them and keeps $$ escapes exactly as before, since it
 // treats command and args alike). Without a command the image's entrypoint runs, which the template
-// does not show: argv is then procArgv, the app's argv as the process table showed it, with every $
+// does not show: argv is then opts.ProcArgv, the app's argv as the process table showed it, with every $
 // doubled so that the kubelet does not expand it a second time.
 //
-// hold keeps the app from starting until the first restart request (the initial sync has landed) or
+// With opts.Toolbox the supervisor runs on the toolbox's shell (see addToolbox), for an image without one:
+//
+//	[ToolboxDir/sh, SupervisorPath, "run", "--tools", ToolboxDir, "--hold", ...]
+//
+// and with opts.Seed an emptyDir filled with the image's copy replaces that directory (see addSeed).
+//
+// opts.Hold keeps the app from starting until the first restart request (the initial sync has landed) or
 // until it passes; zero starts it at once. Wrapping a wrapped container again keeps its argv and only
-// refreshes the script and the hold, so it never wraps twice.
-func Wrap(tpl *corev1.PodTemplateSpec, container string, procArgv []string, hold time.Duration) error {
-	c, err := findContainer(&tpl.Spec, container)
+// refreshes the rest, so it never wraps twice.
+func Wrap(tpl *corev1.PodTemplateSpec, opts WrapOptions) error {
+	c, err := findContainer(&tpl.Spec, opts.Container)
 	if err != nil {
 		return err
 	}
-	argv, err := appArgv(c, procArgv)
+	argv, err := appArgv(c, opts.ProcArgv)
 	if err != nil {
 		return err
 	}
@@ -72,7 +78,7 @@ func Wrap(tpl *corev1.PodTemplateSpec, container string, procArgv []string, hold
 	}
 	tpl.Annotations[AnnotationSupervisor] = supervisorScript
 	files := []corev1.DownwardAPIVolumeFile{annotationFile(runtime.SupervisorMarker, AnnotationSupervisor)}
-	run := supervisorRun(hold)
+	run := supervisorRun(opts.Hold)
 	delete(tpl.Annotations, AnnotationSpare)
 	if name, at, ok := runtime.Spare(argv); ok {
 		tpl.Annotations[AnnotationSpare] = spareScripts[name]
@@ -87,6 +93,14 @@ func Wrap(tpl *corev1.PodTemplateSpec, container string, procArgv []string, hold
 	}})
 	c.VolumeMounts = setMount(c.VolumeMounts, corev1.VolumeMount{Name: scriptVolume, MountPath: supervisorDir, ReadOnly: true})
 	c.VolumeMounts = setMount(c.VolumeMounts, corev1.VolumeMount{Name: stateVolume, MountPath: StateDir})
+	removeAdditions(&tpl.Spec, c)
+	if opts.Toolbox != "" {
+		addToolbox(&tpl.Spec, c, opts.Toolbox)
+		run = slices.Concat([]string{ToolboxDir + "/sh"}, run[:2], []string{"--tools", ToolboxDir}, run[2:])
+	}
+	if opts.Seed != "" {
+		addSeed(&tpl.Spec, c, opts.Seed, opts.Toolbox != "")
+	}
 	c.Command = append(run, argv...)
 	c.Args = nil
 	return nil
@@ -115,11 +129,15 @@ func Unwrap(tpl *corev1.PodTemplateSpec, container string, original *corev1.PodT
 	tpl.Spec.Volumes = slices.DeleteFunc(tpl.Spec.Volumes, func(v corev1.Volume) bool {
 		return v.Name == scriptVolume || v.Name == stateVolume
 	})
+	c, err := findContainer(&tpl.Spec, container)
+	if err != nil {
+		c = nil
+	}
+	removeAdditions(&tpl.Spec, c)
 	if len(tpl.Spec.Volumes) == 0 {
 		tpl.Spec.Volumes = nil
 	}
-	c, err := findContainer(&tpl.Spec, container)
-	if err != nil {
+	if c == nil {
 		return
 	}
 	c.VolumeMounts = slices.DeleteFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool {
@@ -147,6 +165,9 @@ func supervisorRun(hold time.Duration) []string {
 
 // supervisedArgv returns the app's argv from a wrapped command: what follows the first "--".
 func supervisedArgv(command []string) ([]string, bool) {
+	if len(command) > 1 && command[0] == ToolboxDir+"/sh" {
+		command = command[1:]
+	}
 	if len(command) == 0 || command[0] != SupervisorPath {
 		return nil, false
 	}
@@ -220,6 +241,12 @@ type WrapOptions struct {
 	// Session names this kindling run, as the identity it holds the Deployment under (see Acquire); it
 	// is recorded on the Deployment, and a Deployment that another live kindling holds is not wrapped.
 	Session string
+	// Toolbox is the helper image whose BusyBox a container without a shell runs the supervisor and
+	// kindling's commands with (see addToolbox); "" when the container has its own shell.
+	Toolbox string
+	// Seed is the directory the container's user cannot write (--dest): an emptyDir filled with the
+	// image's copy of it takes its place (see addSeed). "" leaves it.
+	Seed string
 }
 
 // WrapDeployment wraps the Deployment's container (see Wrap) and records the template as it was before
@@ -258,7 +285,7 @@ func WrapDeployment(ctx context.Context, client kubernetes.Interface, namespace,
 		} else if wrappedContainer != opts.Container {
 			Unwrap(&d.Spec.Template, wrappedContainer, original)
 		}
-		if err := Wrap(&d.Spec.Template, opts.Container, opts.ProcArgv, opts.Hold); err != nil {
+		if err := Wrap(&d.Spec.Template, opts); err != nil {
 			return fmt.Errorf("deployment %s/%s: %w", namespace, name, err)
 		}
 		d.Annotations[AnnotationContainer] = opts.Container

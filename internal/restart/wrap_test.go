@@ -74,7 +74,7 @@ func TestWrapRunsTheExactArgvUnderTheSupervisor(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			sidecar := corev1.Container{Name: "sidecar", Command: []string{"envoy"}}
 			tpl := template(sidecar, tc.container)
-			if err := Wrap(tpl, "app", tc.procArgv, 30*time.Second); err != nil {
+			if err := Wrap(tpl, WrapOptions{Container: "app", ProcArgv: tc.procArgv, Hold: 30 * time.Second}); err != nil {
 				t.Fatal(err)
 			}
 			c := tpl.Spec.Containers[1]
@@ -122,7 +122,7 @@ func TestWrapAddsTheSpareOfNodeAndPython(t *testing.T) {
 	} {
 		tpl := template(corev1.Container{Name: "app", Command: tc.argv})
 		original := tpl.DeepCopy()
-		if err := Wrap(tpl, "app", nil, 0); err != nil {
+		if err := Wrap(tpl, WrapOptions{Container: "app"}); err != nil {
 			t.Fatal(err)
 		}
 		c := tpl.Spec.Containers[0]
@@ -147,17 +147,17 @@ func TestWrapAddsTheSpareOfNodeAndPython(t *testing.T) {
 
 func TestWrapTwiceIsWrapOnce(t *testing.T) {
 	tpl := template(corev1.Container{Name: "app", Command: []string{"node"}, Args: tricky})
-	if err := Wrap(tpl, "app", nil, time.Minute); err != nil {
+	if err := Wrap(tpl, WrapOptions{Container: "app", Hold: time.Minute}); err != nil {
 		t.Fatal(err)
 	}
 	once := toJSON(t, tpl)
-	if err := Wrap(tpl, "app", []string{"/bin/sh", SupervisorPath, "run"}, time.Minute); err != nil {
+	if err := Wrap(tpl, WrapOptions{Container: "app", ProcArgv: []string{"/bin/sh", SupervisorPath, "run"}, Hold: time.Minute}); err != nil {
 		t.Fatal(err)
 	}
 	if twice := toJSON(t, tpl); twice != once {
 		t.Fatalf("a second wrap changed the template:\n once %s\ntwice %s", once, twice)
 	}
-	if err := Wrap(tpl, "app", nil, 0); err != nil {
+	if err := Wrap(tpl, WrapOptions{Container: "app"}); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := tpl.Spec.Containers[0].Command[:4], []string{SupervisorPath, "run", "--hold", "0"}; !slices.Equal(got, want) {
@@ -177,7 +177,7 @@ func TestWrapErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := toJSON(t, tc.tpl)
-			err := Wrap(tc.tpl, "app", tc.procArgv, 0)
+			err := Wrap(tc.tpl, WrapOptions{Container: "app", ProcArgv: tc.procArgv})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one containing %q", err, tc.want)
 			}
@@ -212,7 +212,7 @@ func TestUnwrapRestoresTheTemplateExactly(t *testing.T) {
 	for name, original := range templates() {
 		t.Run(name, func(t *testing.T) {
 			tpl := original.DeepCopy()
-			if err := Wrap(tpl, "app", []string{"node", "server.js"}, time.Minute); err != nil {
+			if err := Wrap(tpl, WrapOptions{Container: "app", ProcArgv: []string{"node", "server.js"}, Hold: time.Minute}); err != nil {
 				t.Fatal(err)
 			}
 			Unwrap(tpl, "app", original)
