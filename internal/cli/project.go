@@ -51,13 +51,13 @@ const (
 var (
 	defaultKeys = map[string]keyKind{
 		"namespace": stringKey, "context": stringKey, "kubeconfig": stringKey,
-		"debounce": durationKey, "exclude": listKey, "restart": boolKey,
+		"debounce": durationKey, "exclude": listKey, "restart": boolKey, "helper-image": stringKey,
 	}
 	entryKeys = map[string]keyKind{
 		"deployment": stringKey, "namespace": stringKey, "src": stringKey, "dest": stringKey,
 		"container": stringKey, "restart": boolKey, "exclude": listKey, "debounce": durationKey,
 		"language": stringKey, "build-cmd": stringKey, "build-output": stringKey,
-		"no-install": boolKey, "on-change": listKey,
+		"no-install": boolKey, "on-change": listKey, "helper-image": stringKey,
 	}
 )
 

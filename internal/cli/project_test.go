@@ -54,6 +54,7 @@ func writeProject(t *testing.T) string {
 	must(t, os.WriteFile(filepath.Join(dir, projectFileName), []byte(`namespace: shop
 debounce: 200ms
 exclude: ["*.log"]
+helper-image: mirror.example/busybox:1.37.0-musl
 syncs:
   - deployment: orders
     src: ./services/orders
@@ -97,7 +98,7 @@ func TestProjectEntriesTakeDefaultsThenEntryThenCommandLine(t *testing.T) {
 	}
 	orders, web := entries[0], entries[1]
 	want := syncOptions{connection: connection{deployment: "orders", namespace: "shop"}, src: filepath.Join(dir, "services/orders"),
-		dest: "/app", restart: true, excludes: []string{"*.log"}, debounce: 200 * time.Millisecond}
+		dest: "/app", restart: true, excludes: []string{"*.log"}, debounce: 200 * time.Millisecond, helperImage: "mirror.example/busybox:1.37.0-musl"}
 	if !reflect.DeepEqual(orders, want) {
 		t.Errorf("orders:\n got %+v\nwant %+v", orders, want)
 	}

@@ -248,8 +248,9 @@ func runEntry(ctx context.Context, rep *entryReporter, o syncOptions, in entryIn
 			return err // stopped during detection: nothing was changed
 		}
 		if rp.local != nil {
-			cfg.Local, cfg.Dest, remoteExcludes = rp.local, rp.dest, transport.Excluding(rp.remoteExcluded)
+			cfg.Local, remoteExcludes = rp.local, transport.Excluding(rp.remoteExcluded)
 		}
+		cfg.Dest = rp.dest
 		// From the moment Prepare may change the template, every way out restores it (a --keep that
 		// succeeded aside).
 		defer func() {
@@ -267,6 +268,9 @@ func runEntry(ctx context.Context, rep *entryReporter, o syncOptions, in entryIn
 		}
 		// The wrapper rolls out new pods: sync those, not the ones on their way out.
 		if err := client.WaitObserved(ctx, d.Name); err != nil {
+			return err
+		}
+		if err := awaitCreated(ctx, client, d, targets, rp); err != nil {
 			return err
 		}
 		if o.once {
@@ -474,6 +478,44 @@ func waitForReplicas(ctx context.Context, out io.Writer, t *podTargets, n int) e
 	}
 }
 
+// awaitCreated waits until the wrapped template's ReplicaSet has created a pod, and fails at once with the
+// cluster's reason when it refuses to (a Pod Security level, a quota): kindling would otherwise wait for
+// pods that never come.
+func awaitCreated(ctx context.Context, client *cluster, d *appsv1.Deployment, t *podTargets, rp *restartPlan) error {
+	for {
+		hash, err := client.CurrentTemplateHash(ctx, d)
+		if err != nil {
+			return err
+		}
+		if hash == "" {
+			return nil // no ReplicaSet to tell by (as for Runnable, every pod counts)
+		}
+		for _, p := range t.pods.Pods() {
+			if p.Labels[appsv1.DefaultDeploymentUniqueLabelKey] == hash {
+				return nil
+			}
+		}
+		why, err := client.CreationRefused(ctx, d)
+		if err != nil {
+			return err
+		}
+		if why != "" {
+			fix := "make the pod template meet what it names (for a Pod Security level: runAsNonRoot, allowPrivilegeEscalation: false, capabilities drop ALL, seccompProfile RuntimeDefault), or sync without --restart"
+			if rp.seed != "" {
+				fix = fmt.Sprintf("kindling's wrap gives user %s a copy of %s it can write; instead, make %[2]s that user's (fsGroup in the pod's securityContext, or chown in the Dockerfile) and sync without --restart, or %s",
+					rp.seedUser, rp.seed, fix)
+			}
+			return fmt.Errorf("deployment/%s: the cluster refuses the pods of the wrapped template: %s; %s", d.Name, why, fix)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.pods.Changed():
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
 func replicas(d *appsv1.Deployment) int {
 	if d.Spec.Replicas == nil {
 		return 1
@@ -510,6 +552,8 @@ type podTargets struct {
 	pods      *kube.PodWatch
 	container string
 	warm      *warmShells
+	// toolbox says that the pods run kindling's commands on the toolbox (see restart.ToolboxExec).
+	toolbox bool
 
 	mu       sync.Mutex
 	sessions map[string]*transport.Session // by engine.Container ID
@@ -536,7 +580,11 @@ func (t *podTargets) Current(ctx context.Context) ([]engine.Container, error) {
 		s, ok := t.sessions[id]
 		if !ok {
 			if s = t.warm.take(p.Name, t.container); s == nil {
-				s = transport.NewSession(t.client.exec(p.Namespace, p.Name, t.container))
+				var e transport.Execer = t.client.exec(p.Namespace, p.Name, t.container)
+				if t.toolbox {
+					e = restart.ToolboxExec{Execer: e}
+				}
+				s = transport.NewSession(e)
 				s.Open()
 			}
 			t.sessions[id] = s

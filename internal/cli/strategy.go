@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -38,6 +40,8 @@ type restartPlan struct {
 	remoteExcluded plan.Excluded
 	// buildDir holds this session's build artifacts; the caller removes it.
 	buildDir string
+	// seed and seedUser: the directory the wrap gives the container's user as a copy (see seedFor).
+	seed, seedUser string
 }
 
 // planRestart detects the runtime in a running pod of the Deployment and builds the strategy for it.
@@ -49,13 +53,23 @@ func planRestart(ctx context.Context, out io.Writer, o syncOptions, client *clus
 	}
 	var procs []runtime.Process
 	var e transport.Execer
+	toolbox := ""
 	if len(pods) > 0 {
 		e = client.exec(pods[0].Namespace, pods[0].Name, t.container)
-		// An image without a shell cannot be synced into: say so before anything is changed.
-		if _, err := transport.NewShell(e).Probe(ctx); err != nil {
+		if _, err := transport.NewShell(e).Probe(ctx); errors.Is(err, transport.ErrNoShell) {
+			// No shell (distroless, scratch): kindling brings its own, and reads the processes beside the app.
+			fmt.Fprintf(out, "kindling: %s has no shell: the restart supervisor and kindling's commands run on a static BusyBox from %s (an init container; the app keeps its own argv, env and user)\n", e.Target(), o.helperImage)
+			toolbox, e = o.helperImage, nil
+			raw, err := client.RunBeside(ctx, &pods[0], t.container, toolbox, runtime.ProcScript)
+			if err != nil {
+				return nil, err
+			}
+			procs, _ = runtime.ParseProcs(raw)
+		} else if err != nil {
 			return nil, err
+		} else {
+			procs = processTable(ctx, e)
 		}
-		procs = processTable(ctx, e)
 		if err := ctx.Err(); err != nil {
 			return nil, err // an empty table because kindling is stopping, not one to detect from
 		}
@@ -69,7 +83,27 @@ func planRestart(ctx context.Context, out io.Writer, o syncOptions, client *clus
 	for _, n := range det.Notes {
 		fmt.Fprintln(out, "kindling: note: "+n)
 	}
-	p := &restartPlan{detection: det}
+	p := &restartPlan{detection: det, dest: o.dest}
+	strategy := det.Runtime.Strategy
+	if o.buildCmd != "" {
+		strategy = runtime.Build
+	}
+	if toolbox != "" && (strategy == runtime.Signal || strategy == runtime.None) {
+		// A signal, or a sync alone, needs a shell in the container: only the wrapped pod has one.
+		fmt.Fprintf(out, "kindling: the supervisor restarts %s instead (%s needs a shell in the container)\n", det.Runtime.Display, strategy)
+		strategy = runtime.Wrapper
+	}
+	if strategy == runtime.Build {
+		if err := p.planBuild(ctx, out, o, client, det, pods); err != nil {
+			return p, err
+		}
+	}
+	seed, user, err := seedFor(ctx, out, e, d, t.container, p.dest)
+	if err != nil {
+		return p, err
+	}
+	p.seed, p.seedUser = seed, user
+	t.toolbox = toolbox != ""
 	var pid1 []string
 	for _, proc := range procs {
 		if proc.PID == 1 {
@@ -78,7 +112,8 @@ func planRestart(ctx context.Context, out io.Writer, o syncOptions, client *clus
 	}
 	wrapper := func() restart.Strategy {
 		return &restart.Wrapper{Client: client.Clientset, Namespace: d.Namespace, Deployment: d.Name,
-			Options: restart.WrapOptions{Container: t.container, ProcArgv: pid1, Hold: holdFirstStart, Session: identity}}
+			Options: restart.WrapOptions{Container: t.container, ProcArgv: pid1, Hold: holdFirstStart, Session: identity,
+				Toolbox: toolbox, Seed: seed}}
 	}
 	// The wrapper runs pid 1's argv when the template has no command: refuse where that would skip an
 	// entrypoint script's set-up.
@@ -87,10 +122,6 @@ func planRestart(ctx context.Context, out io.Writer, o syncOptions, client *clus
 			return nil
 		}
 		return restart.CheckEntrypoint(ctx, e, spec, pid1)
-	}
-	strategy := det.Runtime.Strategy
-	if o.buildCmd != "" {
-		strategy = runtime.Build
 	}
 	switch strategy {
 	case runtime.None:
@@ -113,12 +144,51 @@ func planRestart(ctx context.Context, out io.Writer, o syncOptions, client *clus
 		}
 		p.strategy = wrapper()
 	}
-	if strategy == runtime.Build {
-		if err := p.planBuild(ctx, out, o, client, det, pods); err != nil {
-			return p, err
-		}
-	}
 	return p, nil
+}
+
+// seedFor is the directory to give the container's user as a seeded emptyDir (see restart.WrapOptions.Seed):
+// dest when that user cannot write it, else "". Without a shell to ask (e nil), a container that runs as a
+// user other than root by its spec is taken as unable to write an image's directory.
+func seedFor(ctx context.Context, out io.Writer, e transport.Execer, d *appsv1.Deployment, container, dest string) (seed, user string, err error) {
+	if e == nil {
+		uid := runAsUser(d, container)
+		if uid == nil || *uid == 0 {
+			return "", "", nil
+		}
+		user = strconv.FormatInt(*uid, 10)
+	} else {
+		var stdout bytes.Buffer
+		if err := e.Exec(ctx, []string{"sh", "-c", writableScript, "kindling", dest}, nil, &stdout, io.Discard); err != nil {
+			return "", "", fmt.Errorf("%s: could not tell whether %s is writable: %v", e.Target(), dest, err)
+		}
+		verdict, id, _ := strings.Cut(strings.TrimSpace(stdout.String()), " ")
+		if verdict != "unwritable" {
+			return "", "", nil
+		}
+		user = id
+	}
+	fmt.Fprintf(out, "kindling: user %s cannot write %s: each new pod gets %s as an emptyDir filled with the image's copy by an init container that runs as that user\n", user, dest, dest)
+	return dest, user, nil
+}
+
+// writableScript prints "writable UID" when the container's user may write $1 (or create it), else
+// "unwritable UID".
+const writableScript = `uid=$(id -u 2>/dev/null || echo "?")
+d=$1
+while [ ! -e "$d" ] && [ "$d" != / ]; do d=$(dirname "$d"); done
+if [ -w "$d" ]; then echo "writable $uid"; else echo "unwritable $uid"; fi`
+
+// runAsUser is the user the container runs as by its spec (its own security context, else the pod's), nil
+// when the image decides.
+func runAsUser(d *appsv1.Deployment, container string) *int64 {
+	if c := containerSpec(d, container); c.SecurityContext != nil && c.SecurityContext.RunAsUser != nil {
+		return c.SecurityContext.RunAsUser
+	}
+	if psc := d.Spec.Template.Spec.SecurityContext; psc != nil {
+		return psc.RunAsUser
+	}
+	return nil
 }
 
 // planBuild makes the session sync a locally built artifact instead of the source tree.

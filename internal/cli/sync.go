@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/kindling-dev/kindling/internal/hooks"
+	"github.com/kindling-dev/kindling/internal/restart"
 	"github.com/kindling-dev/kindling/internal/runtime"
 )
 
@@ -51,6 +52,7 @@ type syncOptions struct {
 	excludes, onChange              []string
 	debounce                        time.Duration
 	language, buildCmd, buildOutput string
+	helperImage                     string
 }
 
 // runOptions are the flags about the run as a whole, whatever its entries.
@@ -119,6 +121,7 @@ func (o *syncOptions) register(f *pflag.FlagSet) {
 	f.BoolVar(&o.keep, "keep", false, "With --once --restart: leave the restart supervisor in the Deployment so the synced code keeps running (undo with kindling restore)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "Print the target, detected runtime and chosen strategy, then exit without changing anything")
 	f.BoolVar(&o.noInstall, "no-install", false, "Do not run npm/pip/bundle/… in the container when a dependency manifest changes")
+	f.StringVar(&o.helperImage, "helper-image", restart.DefaultHelperImage, "With --restart, for a container without a shell: the image whose static BusyBox kindling brings in (mirror it for an air-gapped cluster)")
 	f.StringArrayVar(&o.onChange, "on-change", nil, "GLOB=COMMAND: run COMMAND in --dest after a sync that touched GLOB, before the reload (repeatable)")
 }
 

@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/kindling-dev/kindling/internal/kube"
 	"github.com/kindling-dev/kindling/internal/transport"
 )
 
@@ -47,18 +48,6 @@ else
 	cp -R -p "$1/." "$2/"
 fi`
 
-// restrictedContext is a security context the `restricted` Pod Security level admits, for the toolbox's
-// init container: it only copies a file into an emptyDir, which any user may write.
-func restrictedContext() *corev1.SecurityContext {
-	nobody, no, yes := int64(65534), false, true
-	return &corev1.SecurityContext{
-		RunAsUser: &nobody, RunAsGroup: &nobody, RunAsNonRoot: &yes,
-		AllowPrivilegeEscalation: &no,
-		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-	}
-}
-
 // addToolbox gives the pod the toolbox and mounts it into c; it returns the shell c runs the supervisor with.
 func addToolbox(spec *corev1.PodSpec, c *corev1.Container, image string) {
 	spec.Volumes = setVolume(spec.Volumes, corev1.Volume{Name: toolboxVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
@@ -68,7 +57,7 @@ func addToolbox(spec *corev1.PodSpec, c *corev1.Container, image string) {
 		ImagePullPolicy: corev1.PullIfNotPresent,
 		Command:         []string{"/bin/busybox", "sh", "-c", installToolbox, "kindling-toolbox", ToolboxDir},
 		VolumeMounts:    []corev1.VolumeMount{{Name: toolboxVolume, MountPath: ToolboxDir}},
-		SecurityContext: restrictedContext(),
+		SecurityContext: kube.NobodyContext(),
 	})
 	c.VolumeMounts = setMount(c.VolumeMounts, corev1.VolumeMount{Name: toolboxVolume, MountPath: ToolboxDir, ReadOnly: true})
 }

@@ -85,8 +85,8 @@ var ErrNoShell = errors.New("no shell in the container")
 type NoShellError struct{ Target string }
 
 func (e *NoShellError) Error() string {
-	return e.Target + " has no sh, which kindling needs to sync files: use an image with a shell " +
-		"(e.g. the :debug variant of a distroless image, or add busybox to it)"
+	return e.Target + " has no sh, which kindling needs to sync files: add --restart, and kindling brings its own " +
+		"(a static BusyBox from --helper-image, through an init container) and restarts the app after each sync"
 }
 
 func (e *NoShellError) Unwrap() error { return ErrNoShell }
@@ -101,7 +101,8 @@ type NotWritableError struct {
 }
 
 func (e *NotWritableError) Error() string {
-	return fmt.Sprintf("cannot write to %s in %s: %s; pick a writable --dest or run the container as a user that owns it",
+	return fmt.Sprintf("cannot write to %s in %s: %s; add --restart (each new pod then gets %[1]s as a copy its user owns), "+
+		"or make it the container user's (fsGroup in the pod's securityContext, or chown in the Dockerfile)",
 		e.Dest, e.Target, e.Reason)
 }
 

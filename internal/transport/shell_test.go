@@ -302,7 +302,7 @@ func TestProbe(t *testing.T) {
 				t.Fatalf("err = %v, want %v", err, tt.wantErr)
 			}
 			if err != nil {
-				want := "pod/x/c has no sh, which kindling needs to sync files: use an image with a shell (e.g. the :debug variant of a distroless image, or add busybox to it)"
+				want := "pod/x/c has no sh, which kindling needs to sync files: add --restart, and kindling brings its own (a static BusyBox from --helper-image, through an init container) and restarts the app after each sync"
 				if err.Error() != want {
 					t.Errorf("error = %q\nwant    %q", err, want)
 				}
@@ -370,14 +370,17 @@ func TestApplyAsNonRootUser(t *testing.T) {
 			// A dest nobody cannot create.
 			local := scan(t, src)
 			_, err := sh.Apply(ctx, filepath.Join(root, "app"), plan.Diff(local, nil), DirSource(src))
-			want := "cannot write to " + filepath.Join(root, "app") +
-				" in pod/x/c: permission denied; pick a writable --dest or run the container as a user that owns it"
+			fix := func(dest string) string {
+				return "; add --restart (each new pod then gets " + dest + " as a copy its user owns), " +
+					"or make it the container user's (fsGroup in the pod's securityContext, or chown in the Dockerfile)"
+			}
+			want := "cannot write to " + filepath.Join(root, "app") + " in pod/x/c: permission denied" + fix(filepath.Join(root, "app"))
 			if !errors.Is(err, ErrNotWritable) || err.Error() != want {
 				t.Fatalf("err = %v\nwant  %s", err, want)
 			}
 			// A dest that exists but that nobody cannot write to: the manifest says so.
 			_, err = sh.Manifest(ctx, root)
-			want = "cannot write to " + root + " in pod/x/c: not writable; pick a writable --dest or run the container as a user that owns it"
+			want = "cannot write to " + root + " in pod/x/c: not writable" + fix(root)
 			if !errors.Is(err, ErrNotWritable) || err.Error() != want {
 				t.Fatalf("manifest of a dest nobody cannot write to: err = %v\nwant  %s", err, want)
 			}
