@@ -12,11 +12,11 @@ import (
 	"sync"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kindling-dev/kindling/internal/build"
 	"github.com/kindling-dev/kindling/internal/engine"
+	"github.com/kindling-dev/kindling/internal/kube"
 	"github.com/kindling-dev/kindling/internal/plan"
 	"github.com/kindling-dev/kindling/internal/restart"
 	"github.com/kindling-dev/kindling/internal/runtime"
@@ -40,9 +40,9 @@ type restartPlan struct {
 	buildDir string
 }
 
-// planRestart detects the runtime in a running pod of the Deployment and builds the strategy for it.
+// planRestart detects the runtime in a running pod of the workload and builds the strategy for it.
 // Nothing in the cluster changes until the caller runs Prepare.
-func planRestart(ctx context.Context, out io.Writer, o syncOptions, client *cluster, d *appsv1.Deployment, t *podTargets, identity string) (*restartPlan, error) {
+func planRestart(ctx context.Context, out io.Writer, o syncOptions, client *cluster, d *kube.Workload, t *podTargets, identity string) (*restartPlan, error) {
 	pods, err := t.pods.Runnable(ctx)
 	if err != nil {
 		return nil, err
@@ -77,7 +77,7 @@ func planRestart(ctx context.Context, out io.Writer, o syncOptions, client *clus
 		}
 	}
 	wrapper := func() restart.Strategy {
-		return &restart.Wrapper{Client: client.Clientset, Namespace: d.Namespace, Deployment: d.Name,
+		return &restart.Wrapper{Client: client.Clientset, Namespace: d.Namespace(), Workload: d.Ref,
 			Options: restart.WrapOptions{Container: t.container, ProcArgv: pid1, Hold: holdFirstStart, Session: identity}}
 	}
 	// The wrapper runs pid 1's argv when the template has no command: refuse where that would skip an
