@@ -30,13 +30,13 @@ const (
 	// beside the supervisor (see runtime.Spare).
 	AnnotationSpare = "kindling.dev/spare"
 
-	// AnnotationOriginal, on the workload (Deployment, StatefulSet or DaemonSet), is the pod template
-	// as it was before kindling wrapped it (JSON). It stays until Restore, so a kindling that was killed
-	// leaves what the next run needs to undo the wrap.
+	// AnnotationOriginal, on the Deployment, is the pod template as it was before kindling wrapped it
+	// (JSON). It stays until Restore, so a kindling that was killed leaves what the next run needs to
+	// undo the wrap.
 	AnnotationOriginal = "kindling.dev/original-template"
-	// AnnotationContainer, on the workload, names the wrapped container.
+	// AnnotationContainer, on the Deployment, names the wrapped container.
 	AnnotationContainer = "kindling.dev/wrapped-container"
-	// AnnotationSession, on the workload, says which kindling session wrapped it last.
+	// AnnotationSession, on the Deployment, says which kindling session wrapped it last.
 	AnnotationSession = "kindling.dev/session"
 
 	scriptVolume = "kindling-supervisor"
