@@ -3,10 +3,10 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
-	"net/http"
 	"strings"
 	"syscall"
 	"testing"
@@ -22,7 +22,8 @@ import (
 // replicas. The wrap rolls the pods one at a time from the highest ordinal, each waiting for the one
 // before to be Ready, which the supervisor's hold delays until kindling synced into it: the session
 // must follow the rollout pod by pod. An edit is then served by both pods, and after Ctrl-C the
-// StatefulSet's template and annotations are exactly what they were.
+// StatefulSet's template and annotations are exactly what they were; so they are after a kindling killed
+// with SIGKILL and kindling restore -d sts/NAME.
 func TestStatefulSetSyncRestartRestore(t *testing.T) {
 	testWorkloadSession(t, kube.StatefulSet, 2)
 }
@@ -69,6 +70,22 @@ func testWorkloadSession(t *testing.T, kind kube.Kind, pods int) {
 	}
 	// The pods roll back to the image's code.
 	waitServed(t, ns, ref, pods, "python v1", 3*time.Minute)
+
+	// A kindling killed outright leaves its wrap; kindling restore, given kubectl's short TYPE, undoes it.
+	p = startKindling(t, "sync", "-d", ref.String(), "-n", ns, "--src", src, "--restart")
+	waitOutput(t, p, "watching")
+	_ = p.cmd.Process.Kill()
+	<-p.done
+	if workloadState(t, ns, ref) == original {
+		t.Fatal("SIGKILL restored the workload: the test cannot see kindling restore")
+	}
+	short := map[kube.Kind]string{kube.StatefulSet: "sts/", kube.DaemonSet: "ds/"}[kind] + a.name
+	if out, err := KindlingCmd(t, "restore", "-d", short, "-n", ns).CombinedOutput(); err != nil || !strings.Contains(string(out), "restored "+ref.String()) {
+		t.Fatalf("kindling restore -d %s: %v\n%s", short, err, out)
+	}
+	if got := workloadState(t, ns, ref); got != original {
+		t.Fatalf("%s after kindling restore differs from the original:\n got: %s\nwant: %s", ref, got, original)
+	}
 }
 
 // workloadState is what kindling may change in a workload and must leave as it was: its pod template and
@@ -85,57 +102,50 @@ func workloadState(t *testing.T, ns string, ref kube.Ref) string {
 	return string(b)
 }
 
-// waitServed polls until the workload has exactly n pods, all Ready and of its current template, each answering GET /
-// on the app's port with a body containing want (through a port-forward to 127.0.0.1).
+// waitServed polls until the workload has exactly n pods, all Ready and of its current template, each
+// answering GET / on the app's port with a body containing want (through a port-forward to 127.0.0.1).
 func waitServed(t *testing.T, ns string, ref kube.Ref, n int, want string, timeout time.Duration) {
 	t.Helper()
 	var last string
 	ok := poll(t.Context(), timeout, 500*time.Millisecond, func() bool {
-		w, err := kube.GetWorkload(t.Context(), Clientset(), ns, ref)
+		live, current, err := currentPods(t.Context(), ns, ref)
 		if err != nil {
 			last = err.Error()
 			return false
 		}
-		sel, err := w.Selector()
-		if err != nil {
-			last = err.Error()
-			return false
-		}
-		label, revision, err := (&kube.Client{Clientset: Clientset(), Namespace: ns}).CurrentRevision(t.Context(), w)
-		if err != nil {
-			last = err.Error()
-			return false
-		}
-		list, err := Clientset().CoreV1().Pods(ns).List(t.Context(), metav1.ListOptions{LabelSelector: sel.String()})
-		if err != nil {
-			last = err.Error()
-			return false
-		}
-		var live []corev1.Pod
-		var answers []string
-		good := 0
-		for _, p := range list.Items {
-			if p.DeletionTimestamp != nil {
-				continue
-			}
-			live = append(live, p)
-			if !podReady(&p) || p.Labels[label] != revision {
-				continue
-			}
-			status, body, err := HTTPGetContext(t.Context(), ns, p.Name, 8080, "/")
-			switch {
-			case err != nil:
-				answers = append(answers, fmt.Sprintf("%s: %v", p.Name, err))
-			case status != http.StatusOK || !strings.Contains(body, want):
-				answers = append(answers, fmt.Sprintf("%s: %d %q", p.Name, status, truncate(body, 100)))
-			default:
-				good++
-			}
-		}
-		last = fmt.Sprintf("%d of %d pods serve %q; %s; pods: %s", good, n, want, strings.Join(answers, "; "), describePods(live))
+		good, _, answers := serving(t.Context(), ns, live, 8080, "/", want, func(p *corev1.Pod) bool { return podReady(p) && current(p) })
+		last = fmt.Sprintf("%d of %d pods of the current revision serve %q; %s; pods: %s", good, n, want, answers, describePods(live))
 		return good == n && len(live) == n
 	})
 	if !ok {
 		t.Fatalf("%s in %s did not serve %q from %d pods within %v: %s", ref, ns, want, n, timeout, last)
 	}
+}
+
+// currentPods lists the workload's pods that are not being deleted, and tells those of its current
+// revision, as kindling judges it.
+func currentPods(c context.Context, ns string, ref kube.Ref) ([]corev1.Pod, func(*corev1.Pod) bool, error) {
+	w, err := kube.GetWorkload(c, Clientset(), ns, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	sel, err := w.Selector()
+	if err != nil {
+		return nil, nil, err
+	}
+	label, revision, err := (&kube.Client{Clientset: Clientset(), Namespace: ns}).CurrentRevision(c, w)
+	if err != nil {
+		return nil, nil, err
+	}
+	list, err := Clientset().CoreV1().Pods(ns).List(c, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return nil, nil, err
+	}
+	var live []corev1.Pod
+	for _, p := range list.Items {
+		if p.DeletionTimestamp == nil {
+			live = append(live, p)
+		}
+	}
+	return live, func(p *corev1.Pod) bool { return p.Labels[label] == revision }, nil
 }
