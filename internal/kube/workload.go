@@ -234,3 +234,6 @@ func (c *Client) names(ctx context.Context, kind Kind) ([]string, error) {
 	}
 	return names, nil
 }
+
+// Namespace is the workload's namespace.
+func (w *Workload) Namespace() string { return w.Meta().Namespace }
