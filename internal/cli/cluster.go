@@ -41,11 +41,11 @@ func (c *cluster) in(namespace string) *cluster {
 	return &cluster{Client: &client, exec: c.exec}
 }
 
-// exitGuard knows which Deployments this process has changed and not yet restored, so that a user who
+// exitGuard knows which workloads this process has changed and not yet restored, so that a user who
 // insists on quitting at once (a third signal) is told exactly how to undo them.
 type exitGuard struct {
 	mu      sync.Mutex
-	pending map[string]string // by "namespace/name": the command that restores it
+	pending map[string]string // by "namespace/kind/name": the command that restores it
 }
 
 type guardKey struct{}
@@ -62,15 +62,15 @@ func guardOf(ctx context.Context) *exitGuard {
 	return &exitGuard{}
 }
 
-// changing records that the Deployment is about to be changed; done undoes that once it is restored.
-func (g *exitGuard) changing(namespace, name string) (done func()) {
-	key := namespace + "/" + name
+// changing records that the workload is about to be changed; done undoes that once it is restored.
+func (g *exitGuard) changing(namespace string, workload kube.Ref) (done func()) {
+	key := namespace + "/" + workload.String()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.pending == nil {
 		g.pending = map[string]string{}
 	}
-	g.pending[key] = restoreCommand(namespace, name)
+	g.pending[key] = restoreCommand(namespace, workload)
 	return func() {
 		g.mu.Lock()
 		defer g.mu.Unlock()
@@ -78,12 +78,12 @@ func (g *exitGuard) changing(namespace, name string) (done func()) {
 	}
 }
 
-// restoreCommand is the command line that undoes kindling's change to a Deployment.
-func restoreCommand(namespace, name string) string {
-	return fmt.Sprintf("kindling restore -d %s -n %s", name, namespace)
+// restoreCommand is the command line that undoes kindling's change to a workload.
+func restoreCommand(namespace string, workload kube.Ref) string {
+	return fmt.Sprintf("kindling restore -d %s -n %s", workload.Arg(), namespace)
 }
 
-// commands returns the restore command of every Deployment still changed, sorted.
+// commands returns the restore command of every workload still changed, sorted.
 func (g *exitGuard) commands() []string {
 	g.mu.Lock()
 	defer g.mu.Unlock()

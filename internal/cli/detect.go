@@ -7,17 +7,17 @@ import (
 	"io"
 	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kindling-dev/kindling/internal/engine"
+	"github.com/kindling-dev/kindling/internal/kube"
 	"github.com/kindling-dev/kindling/internal/runtime"
 	"github.com/kindling-dev/kindling/internal/transport"
 )
 
-// containerSpec returns the named container of the Deployment's pod template.
-func containerSpec(d *appsv1.Deployment, name string) corev1.Container {
-	for _, c := range d.Spec.Template.Spec.Containers {
+// containerSpec returns the named container of the workload's pod template.
+func containerSpec(d *kube.Workload, name string) corev1.Container {
+	for _, c := range d.Template().Spec.Containers {
 		if c.Name == name {
 			return c
 		}
@@ -26,7 +26,7 @@ func containerSpec(d *appsv1.Deployment, name string) corev1.Container {
 }
 
 // processTable reads the container's processes; an empty table (and no error) when it has no shell to
-// read them with, so detection falls back to the Deployment's command.
+// read them with, so detection falls back to the pod template's command.
 func processTable(ctx context.Context, e transport.Execer) []runtime.Process {
 	var out bytes.Buffer
 	if err := e.Exec(ctx, []string{"sh", "-c", runtime.ProcScript}, nil, &out, io.Discard); err != nil {
@@ -40,7 +40,7 @@ func processTable(ctx context.Context, e transport.Execer) []runtime.Process {
 }
 
 // detect classifies the runtime of the target container, looking at one running pod.
-func detect(ctx context.Context, o syncOptions, d *appsv1.Deployment, container string, pod engine.Container) (runtime.Detection, error) {
+func detect(ctx context.Context, o syncOptions, d *kube.Workload, container string, pod engine.Container) (runtime.Detection, error) {
 	spec := containerSpec(d, container)
 	return runtime.Detect(runtime.Input{
 		Procs:    processTable(ctx, pod.Exec),

@@ -6,18 +6,17 @@ import (
 	"io"
 	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
-
 	"github.com/kindling-dev/kindling/internal/ignore"
+	"github.com/kindling-dev/kindling/internal/kube"
 )
 
 // dryRun prints what a sync would do and where, and why, changing nothing.
-func dryRun(ctx context.Context, out io.Writer, o syncOptions, d *appsv1.Deployment, t *podTargets, matcher *ignore.Matcher) error {
+func dryRun(ctx context.Context, out io.Writer, o syncOptions, d *kube.Workload, t *podTargets, matcher *ignore.Matcher) error {
 	current, err := t.Current(ctx)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "deployment: %s/%s\n", d.Namespace, d.Name)
+	fmt.Fprintf(out, "%s: %s/%s\n", d.Kind, d.Namespace(), d.Name)
 	fmt.Fprintf(out, "container:  %s\n", t.container)
 	var names []string
 	for _, c := range current {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kindling-dev/kindling/internal/kube"
 	"github.com/kindling-dev/kindling/internal/restart"
 )
 
@@ -13,25 +14,29 @@ func newRestoreCommand() *cobra.Command {
 	var c connection
 	var force bool
 	cmd := &cobra.Command{
-		Use:   "restore -d DEPLOYMENT",
-		Short: "Undo what kindling changed in a Deployment (after --keep, or a kindling that was killed)",
+		Use:   "restore -d [TYPE/]NAME",
+		Short: "Undo what kindling changed in a Deployment, StatefulSet or DaemonSet (after --keep, or a kindling that was killed)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if c.deployment == "" {
-				return usagef("--deployment (-d) is required: name the Deployment to restore")
+				return usagef("--deployment (-d) is required: name the workload to restore (NAME of a Deployment, or TYPE/NAME)")
+			}
+			ref, err := kube.ParseRef(c.deployment)
+			if err != nil {
+				return usageError{err}
 			}
 			client, err := c.connect()
 			if err != nil {
 				return err
 			}
-			d, err := client.GetDeployment(cmd.Context(), c.deployment)
+			d, err := client.GetWorkload(cmd.Context(), ref)
 			if err != nil {
 				return err
 			}
-			// Undoing a --keep is what restore is for; a live session's Deployment it leaves to that
+			// Undoing a --keep is what restore is for; a live session's workload it leaves to that
 			// session unless the user says it is gone.
-			holder := restart.HolderOf(d, time.Now())
-			restored, err := restart.RestoreDeploymentAs(cmd.Context(), client.Clientset, d.Namespace, d.Name,
+			holder := restart.HolderOf(d.Meta(), time.Now())
+			restored, err := restart.RestoreWorkloadAs(cmd.Context(), client.Clientset, d.Namespace(), d.Ref,
 				restart.RestoreOptions{Kept: true, Force: force})
 			if err != nil {
 				return err
@@ -40,14 +45,14 @@ func newRestoreCommand() *cobra.Command {
 				fmt.Fprintf(cmd.OutOrStdout(), "kindling: removed the hold of %s (--force); if it still runs, it stops\n", holder)
 			}
 			if restored {
-				fmt.Fprintf(cmd.OutOrStdout(), "kindling: restored deployment/%s to its original pod template\n", d.Name)
+				fmt.Fprintf(cmd.OutOrStdout(), "kindling: restored %s to its original pod template\n", d)
 			} else {
-				fmt.Fprintf(cmd.OutOrStdout(), "kindling: deployment/%s has nothing of kindling's to restore\n", d.Name)
+				fmt.Fprintf(cmd.OutOrStdout(), "kindling: %s has nothing of kindling's to restore\n", d)
 			}
 			return nil
 		},
 	}
-	c.register(cmd.Flags(), "Deployment to restore (required)")
+	c.register(cmd.Flags(), "Workload to restore (required): NAME of a Deployment, or TYPE/NAME (statefulset/NAME, daemonset/NAME)")
 	cmd.Flags().BoolVar(&force, "force", false, "Restore even a Deployment that a running kindling holds (when that kindling is gone but its heartbeat is recent)")
 	return cmd
 }

@@ -13,8 +13,6 @@ import (
 	"sync"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
-
 	"github.com/kindling-dev/kindling/internal/clock"
 	"github.com/kindling-dev/kindling/internal/engine"
 	"github.com/kindling-dev/kindling/internal/hooks"
@@ -136,13 +134,22 @@ func runEntry(ctx context.Context, rep *entryReporter, o syncOptions, in entryIn
 	}
 	warm := startWarmShells(client, o.deployment)
 	defer warm.closeRest()
-	d, err := client.GetDeployment(ctx, o.deployment)
+	ref, err := kube.ParseRef(o.deployment)
+	if err != nil {
+		return usageError{err}
+	}
+	d, err := client.GetWorkload(ctx, ref)
 	if err != nil {
 		return err
 	}
 	container, err := kube.ContainerName(d, o.container)
 	if err != nil {
 		return usageError{err}
+	}
+	if o.restart {
+		if err := d.RollsOut(); err != nil {
+			return err
+		}
 	}
 	if !o.restart && !o.dryRun {
 		// A previous kindling that was killed may have left the Deployment wrapped (or held): repair it.
@@ -157,7 +164,7 @@ func runEntry(ctx context.Context, rep *entryReporter, o syncOptions, in entryIn
 	if o.restart && !o.dryRun {
 		// The hold comes before anything else is changed: a second session refuses here, at once.
 		// (acquireErr: the deferred release below must read the function's err, not a shadow of it.)
-		hold, acquireErr := restart.Acquire(ctx, client.Clientset, d.Namespace, d.Name, identity, clock.Real{})
+		hold, acquireErr := restart.Acquire(ctx, client.Clientset, d.Namespace(), d.Ref, identity, clock.Real{})
 		if acquireErr != nil {
 			var held *restart.HeldError
 			if !errors.As(acquireErr, &held) {
@@ -165,11 +172,11 @@ func runEntry(ctx context.Context, rep *entryReporter, o syncOptions, in entryIn
 				// this session's is taken back.
 				cleanup, cancel := context.WithTimeout(context.Background(), restoreTimeout)
 				defer cancel()
-				_, _ = restart.RestoreDeploymentAs(cleanup, client.Clientset, d.Namespace, d.Name, restart.RestoreOptions{Identity: identity})
+				_, _ = restart.RestoreWorkloadAs(cleanup, client.Clientset, d.Namespace(), d.Ref, restart.RestoreOptions{Identity: identity})
 			}
 			return acquireErr
 		}
-		restored := guardOf(ctx).changing(d.Namespace, d.Name)
+		restored := guardOf(ctx).changing(d.Namespace(), d.Ref)
 		leftChanged = true
 		var heartbeat sync.WaitGroup
 		var lose context.CancelCauseFunc
@@ -198,7 +205,7 @@ func runEntry(ctx context.Context, rep *entryReporter, o syncOptions, in entryIn
 			endCtx, cancel := context.WithTimeout(context.Background(), restoreTimeout)
 			defer cancel()
 			if endErr := end(endCtx); endErr != nil {
-				err = errors.Join(err, fmt.Errorf("could not release deployment/%s: %v; run `%s` to clean up", d.Name, endErr, restoreCommand(d.Namespace, d.Name)))
+				err = errors.Join(err, fmt.Errorf("could not release %s: %v; run `%s` to clean up", d, endErr, restoreCommand(d.Namespace(), d.Ref)))
 				return
 			}
 			restored()
@@ -256,10 +263,10 @@ func runEntry(ctx context.Context, rep *entryReporter, o syncOptions, in entryIn
 		defer func() {
 			endHeartbeat()
 			if o.once && o.keep && err == nil {
-				fmt.Fprintf(out, "kindling: deployment/%s keeps the restart supervisor (--keep); `%s` undoes it\n", d.Name, restoreCommand(d.Namespace, d.Name))
+				fmt.Fprintf(out, "kindling: %s keeps the restart supervisor (--keep); `%s` undoes it\n", d, restoreCommand(d.Namespace(), d.Ref))
 				return
 			}
-			restoreErr := restore(out, rp.strategy, d.Namespace, d.Name)
+			restoreErr := restore(out, rp.strategy, d.Namespace(), d.Ref)
 			restoreFailed = restoreErr != nil
 			err = errors.Join(err, restoreErr)
 		}()
@@ -267,18 +274,18 @@ func runEntry(ctx context.Context, rep *entryReporter, o syncOptions, in entryIn
 			return err
 		}
 		// The wrapper rolls out new pods: sync those, not the ones on their way out.
-		if err := client.WaitObserved(ctx, d.Name); err != nil {
+		if err := client.WaitObserved(ctx, d.Ref); err != nil {
 			return err
 		}
 		if err := awaitCreated(ctx, client, d, targets, rp); err != nil {
 			return err
 		}
 		if o.once {
-			if err := waitForReplicas(ctx, out, targets, replicas(d)); err != nil {
+			if err := waitForReplicas(ctx, out, targets, d.Replicas()); err != nil {
 				return err
 			}
 		}
-		cfg.Reloader = reloader{strategy: rp.strategy, logs: containerLogTail(client, d.Namespace)}
+		cfg.Reloader = reloader{strategy: rp.strategy, logs: containerLogTail(client, d.Namespace())}
 	}
 	warn := func(line string) { fmt.Fprintln(out, "kindling: "+line) }
 	manifests := cacheDir("manifests")
@@ -289,8 +296,8 @@ func runEntry(ctx context.Context, rep *entryReporter, o syncOptions, in entryIn
 		cfg.Hooks = hookRunner{cfg: hooksCfg, dest: cfg.Dest}
 	}
 	session := engine.New(cfg)
-	fmt.Fprintf(out, "kindling: syncing %s → deployment/%s (container %s) %s in namespace %s\n", o.src, d.Name, container, cfg.Dest, client.Namespace)
-	started := startedEvent{Namespace: d.Namespace, Container: container, Src: o.src, Dest: cfg.Dest,
+	fmt.Fprintf(out, "kindling: syncing %s → %s (container %s) %s in namespace %s\n", o.src, d, container, cfg.Dest, client.Namespace)
+	started := startedEvent{Namespace: d.Namespace(), Container: container, Src: o.src, Dest: cfg.Dest,
 		Strategy: "sync", Reason: "--restart not given: files are synced, the app is not reloaded"}
 	if rp != nil {
 		started.Runtime, started.Strategy, started.Reason = rp.detection.Runtime.Display, rp.strategy.Name(), describe(rp.detection)
@@ -374,11 +381,11 @@ const restoreTimeout = 30 * time.Second
 
 // restore undoes what the strategy changed in the cluster. It runs on a context of its own: the
 // session's has ended when it runs.
-func restore(out io.Writer, s restart.Strategy, namespace, deployment string) error {
+func restore(out io.Writer, s restart.Strategy, namespace string, workload kube.Ref) error {
 	ctx, cancel := context.WithTimeout(context.Background(), restoreTimeout)
 	defer cancel()
 	// The API server may be briefly unreachable (the reason the session ended, maybe): try again until
-	// the time is up rather than leave the Deployment changed.
+	// the time is up rather than leave the workload changed.
 	wait := 100 * time.Millisecond
 	for {
 		err := s.Restore(ctx)
@@ -387,30 +394,30 @@ func restore(out io.Writer, s restart.Strategy, namespace, deployment string) er
 		}
 		var held *restart.HeldError
 		if errors.As(err, &held) {
-			return err // another kindling holds the Deployment now: it is its to restore
+			return err // another kindling holds the workload now: it is its to restore
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("could not restore deployment/%s: %v; run `%s` to retry", deployment, err, restoreCommand(namespace, deployment))
+			return fmt.Errorf("could not restore %s: %v; run `%s` to retry", workload, err, restoreCommand(namespace, workload))
 		case <-time.After(wait):
 			wait = min(2*wait, 2*time.Second)
 		}
 	}
 	if s.Name() == "wrapper" {
-		fmt.Fprintf(out, "kindling: restored deployment/%s to its original pod template\n", deployment)
+		fmt.Fprintf(out, "kindling: restored %s to its original pod template\n", workload)
 	}
 	return nil
 }
 
-// repair restores a Deployment that a killed kindling left wrapped or held. A Deployment a live
+// repair restores a workload that a killed kindling left wrapped or held. A workload a live
 // kindling holds is refused (*restart.HeldError); one kept with --keep is left as it is, with a note.
-func repair(ctx context.Context, out io.Writer, client *cluster, d *appsv1.Deployment) error {
-	session, wrapped := restart.WrappedSession(d)
-	holder := restart.HolderOf(d, time.Now())
+func repair(ctx context.Context, out io.Writer, client *cluster, d *kube.Workload) error {
+	session, wrapped := restart.WrappedSession(d.Meta())
+	holder := restart.HolderOf(d.Meta(), time.Now())
 	if !wrapped && holder.Identity == "" {
 		return nil
 	}
-	restored, err := restart.RestoreDeployment(ctx, client.Clientset, d.Namespace, d.Name)
+	restored, err := restart.RestoreWorkload(ctx, client.Clientset, d.Namespace(), d.Ref)
 	var held *restart.HeldError
 	switch {
 	case errors.As(err, &held) && held.Holder.Kept:
@@ -419,7 +426,7 @@ func repair(ctx context.Context, out io.Writer, client *cluster, d *appsv1.Deplo
 	case err != nil:
 		return err
 	case restored:
-		fmt.Fprintf(out, "kindling: restored deployment/%s, left wrapped by an earlier kindling (%s)\n", d.Name, session)
+		fmt.Fprintf(out, "kindling: restored %s, left wrapped by an earlier kindling (%s)\n", d, session)
 	}
 	return nil
 }
@@ -440,7 +447,7 @@ func waitForPod(ctx context.Context, out io.Writer, t *podTargets, once bool) er
 		state := kube.DescribeNotRunning(t.pods.Pods(), t.container)
 		if !once {
 			if state != said {
-				fmt.Fprintf(out, "kindling: waiting for a running pod of deployment/%s (%s)\n", t.pods.Deployment(), state)
+				fmt.Fprintf(out, "kindling: waiting for a running pod of %s (%s)\n", t.pods.Workload(), state)
 				said = state
 			}
 			return nil
@@ -449,7 +456,7 @@ func waitForPod(ctx context.Context, out io.Writer, t *podTargets, once bool) er
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-deadline:
-			return fmt.Errorf("deployment/%s has no running pod after %s: %s", t.pods.Deployment(), firstPodTimeout, state)
+			return fmt.Errorf("%s has no running pod after %s: %s", t.pods.Workload(), firstPodTimeout, state)
 		case <-t.pods.Changed():
 		}
 	}
@@ -470,32 +477,32 @@ func waitForReplicas(ctx context.Context, out io.Writer, t *podTargets, n int) e
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-deadline:
-			return fmt.Errorf("deployment/%s: %d of %d pods run after %s: %s", t.pods.Deployment(), len(current), n, firstPodTimeout,
+			return fmt.Errorf("%s: %d of %d pods run after %s: %s", t.pods.Workload(), len(current), n, firstPodTimeout,
 				kube.DescribeNotRunning(t.pods.Pods(), t.container))
 		case <-t.pods.Changed():
-		case <-time.After(time.Second): // the newest ReplicaSet is read from the API, not the pod watch
+		case <-time.After(time.Second): // the current revision is read from the API, not the pod watch
 		}
 	}
 }
 
-// awaitCreated waits until the wrapped template's ReplicaSet has created a pod, and fails at once with the
-// cluster's reason when it refuses to (a Pod Security level, a quota): kindling would otherwise wait for
+// awaitCreated waits until the wrapped template's first pod exists, and fails at once with the cluster's
+// reason when it refuses to create it (a Pod Security level, a quota): kindling would otherwise wait for
 // pods that never come.
-func awaitCreated(ctx context.Context, client *cluster, d *appsv1.Deployment, t *podTargets, rp *restartPlan) error {
+func awaitCreated(ctx context.Context, client *cluster, w *kube.Workload, t *podTargets, rp *restartPlan) error {
 	for {
-		hash, err := client.CurrentTemplateHash(ctx, d)
+		label, revision, err := client.CurrentRevision(ctx, w)
 		if err != nil {
 			return err
 		}
-		if hash == "" {
-			return nil // no ReplicaSet to tell by (as for Runnable, every pod counts)
+		if revision == "" {
+			return nil // no revision to tell by (as for Runnable, every pod counts)
 		}
 		for _, p := range t.pods.Pods() {
-			if p.Labels[appsv1.DefaultDeploymentUniqueLabelKey] == hash {
+			if p.Labels[label] == revision {
 				return nil
 			}
 		}
-		why, err := client.CreationRefused(ctx, d)
+		why, err := client.CreationRefused(ctx, w)
 		if err != nil {
 			return err
 		}
@@ -505,7 +512,7 @@ func awaitCreated(ctx context.Context, client *cluster, d *appsv1.Deployment, t 
 				fix = fmt.Sprintf("kindling's wrap gives user %s a copy of %s it can write; instead, make %[2]s that user's (fsGroup in the pod's securityContext, or chown in the Dockerfile) and sync without --restart, or %s",
 					rp.seedUser, rp.seed, fix)
 			}
-			return fmt.Errorf("deployment/%s: the cluster refuses the pods of the wrapped template: %s; %s", d.Name, why, fix)
+			return fmt.Errorf("%s: the cluster refuses the pods of the wrapped template: %s; %s", w.Ref, why, fix)
 		}
 		select {
 		case <-ctx.Done():
@@ -514,13 +521,6 @@ func awaitCreated(ctx context.Context, client *cluster, d *appsv1.Deployment, t 
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
-}
-
-func replicas(d *appsv1.Deployment) int {
-	if d.Spec.Replicas == nil {
-		return 1
-	}
-	return int(*d.Spec.Replicas)
 }
 
 // cacheDir is kindling's directory name in the user's cache directory, "" when there is none. It keeps

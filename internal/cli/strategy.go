@@ -14,11 +14,11 @@ import (
 	"sync"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kindling-dev/kindling/internal/build"
 	"github.com/kindling-dev/kindling/internal/engine"
+	"github.com/kindling-dev/kindling/internal/kube"
 	"github.com/kindling-dev/kindling/internal/plan"
 	"github.com/kindling-dev/kindling/internal/restart"
 	"github.com/kindling-dev/kindling/internal/runtime"
@@ -44,9 +44,9 @@ type restartPlan struct {
 	seed, seedUser string
 }
 
-// planRestart detects the runtime in a running pod of the Deployment and builds the strategy for it.
+// planRestart detects the runtime in a running pod of the workload and builds the strategy for it.
 // Nothing in the cluster changes until the caller runs Prepare.
-func planRestart(ctx context.Context, out io.Writer, o syncOptions, client *cluster, d *appsv1.Deployment, t *podTargets, identity string) (*restartPlan, error) {
+func planRestart(ctx context.Context, out io.Writer, o syncOptions, client *cluster, d *kube.Workload, t *podTargets, identity string) (*restartPlan, error) {
 	pods, err := t.pods.Runnable(ctx)
 	if err != nil {
 		return nil, err
@@ -111,7 +111,7 @@ func planRestart(ctx context.Context, out io.Writer, o syncOptions, client *clus
 		}
 	}
 	wrapper := func() restart.Strategy {
-		return &restart.Wrapper{Client: client.Clientset, Namespace: d.Namespace, Deployment: d.Name,
+		return &restart.Wrapper{Client: client.Clientset, Namespace: d.Namespace(), Workload: d.Ref,
 			Options: restart.WrapOptions{Container: t.container, ProcArgv: pid1, Hold: holdFirstStart, Session: identity,
 				Toolbox: toolbox, Seed: seed}}
 	}
@@ -150,7 +150,7 @@ func planRestart(ctx context.Context, out io.Writer, o syncOptions, client *clus
 // seedFor is the directory to give the container's user as a seeded emptyDir (see restart.WrapOptions.Seed):
 // dest when that user cannot write it, else "". Without a shell to ask (e nil), a container that runs as a
 // user other than root by its spec is taken as unable to write an image's directory.
-func seedFor(ctx context.Context, out io.Writer, e transport.Execer, d *appsv1.Deployment, container, dest string) (seed, user string, err error) {
+func seedFor(ctx context.Context, out io.Writer, e transport.Execer, d *kube.Workload, container, dest string) (seed, user string, err error) {
 	if e == nil {
 		uid := runAsUser(d, container)
 		if uid == nil || *uid == 0 {
@@ -181,11 +181,11 @@ if [ -w "$d" ]; then echo "writable $uid"; else echo "unwritable $uid"; fi`
 
 // runAsUser is the user the container runs as by its spec (its own security context, else the pod's), nil
 // when the image decides.
-func runAsUser(d *appsv1.Deployment, container string) *int64 {
+func runAsUser(d *kube.Workload, container string) *int64 {
 	if c := containerSpec(d, container); c.SecurityContext != nil && c.SecurityContext.RunAsUser != nil {
 		return c.SecurityContext.RunAsUser
 	}
-	if psc := d.Spec.Template.Spec.SecurityContext; psc != nil {
+	if psc := d.Template().Spec.SecurityContext; psc != nil {
 		return psc.RunAsUser
 	}
 	return nil

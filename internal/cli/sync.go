@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/kindling-dev/kindling/internal/hooks"
+	"github.com/kindling-dev/kindling/internal/kube"
 	"github.com/kindling-dev/kindling/internal/restart"
 	"github.com/kindling-dev/kindling/internal/runtime"
 )
@@ -107,7 +108,7 @@ command line overrides the file.`,
 
 // register defines the flags of one entry.
 func (o *syncOptions) register(f *pflag.FlagSet) {
-	o.connection.register(f, "Target deployment name (required without a project file)")
+	o.connection.register(f, "Target workload: NAME of a Deployment, or TYPE/NAME (statefulset/NAME, daemonset/NAME, deployment/NAME; kubectl's short names too) (required without a project file)")
 	f.StringVar(&o.src, "src", ".", "Local source directory to watch")
 	f.StringVar(&o.dest, "dest", "/app", "Destination path inside the container")
 	f.BoolVar(&o.restart, "restart", false, "Restart the app process after each sync")
@@ -234,6 +235,12 @@ func (o *syncOptions) validate() error {
 	if o.deployment == "" {
 		return usagef("--deployment (-d) is required: name the Deployment to sync into, or list several in a kindling.yaml")
 	}
+	ref, err := kube.ParseRef(o.deployment)
+	if err != nil {
+		return usageError{err}
+	}
+	// One spelling per workload: what events, prefixes and printed commands say.
+	o.deployment = ref.Arg()
 	info, err := os.Stat(o.src)
 	switch {
 	case err != nil:

@@ -42,6 +42,9 @@ func TestSyncValidation(t *testing.T) {
 		{"build-cmd alone", []string{"sync", "-d", "web", "--src", dir, "--build-cmd", "make"}, "go together"},
 		{"bad exclude", []string{"sync", "-d", "web", "--src", dir, "--exclude", "[abc"}, "[abc"},
 		{"unknown flag", []string{"sync", "-d", "web", "--watch"}, "unknown flag: --watch"},
+		{"unknown kind", []string{"sync", "-d", "pod/web-0", "--src", dir}, "syncs into a deployment, statefulset or daemonset, not a pod"},
+		{"no name", []string{"sync", "-d", "sts/", "--src", dir}, "is not a workload name"},
+		{"restore unknown kind", []string{"restore", "-d", "job/x"}, "not a job"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,5 +87,16 @@ func TestVersion(t *testing.T) {
 	out, err := run("version")
 	if err != nil || !strings.HasPrefix(out, "kindling ") {
 		t.Fatalf("version: %q, %v", out, err)
+	}
+}
+
+// -d's kubectl short names become one spelling, the one events and printed commands use.
+func TestSyncWorkloadSpelling(t *testing.T) {
+	dir := t.TempDir()
+	for arg, want := range map[string]string{"web": "web", "deploy/web": "web", "sts/db": "statefulset/db", "daemonsets/agent": "daemonset/agent"} {
+		o := syncOptions{connection: connection{deployment: arg}, src: dir, dest: "/app", debounce: 1}
+		if err := o.validate(); err != nil || o.deployment != want {
+			t.Errorf("-d %s: %q, %v; want %q", arg, o.deployment, err, want)
+		}
 	}
 }

@@ -1,5 +1,6 @@
 // Package kube is kindling's client-go layer: connecting with kubectl's conventions, resolving the target
-// Deployment and its pods, exec into a container, and turning API errors into actionable messages.
+// workload (Deployment, StatefulSet or DaemonSet) and its pods, exec into a container, and turning API
+// errors into actionable messages.
 package kube
 
 import (

@@ -6,7 +6,6 @@ import (
 	"sort"
 	"sync/atomic"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
@@ -17,29 +16,29 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// PodWatch keeps the set of pods behind a Deployment current through an informer.
+// PodWatch keeps the set of pods behind a workload current through an informer.
 type PodWatch struct {
-	client     *Client
-	deployment *appsv1.Deployment
-	container  string
-	selector   labels.Selector
-	lister     listersv1.PodLister
-	changed    chan struct{}
+	client    *Client
+	workload  *Workload
+	container string
+	selector  labels.Selector
+	lister    listersv1.PodLister
+	changed   chan struct{}
 	// refused is the API server's refusal to list or watch the pods, once it came.
 	refused atomic.Pointer[error]
 }
 
-// WatchPods starts watching the Deployment's pods (through its own selector) until ctx ends.
-func (c *Client) WatchPods(ctx context.Context, d *appsv1.Deployment, container string) (*PodWatch, error) {
-	sel, err := Selector(d)
+// WatchPods starts watching the workload's pods (through its own selector) until ctx ends.
+func (c *Client) WatchPods(ctx context.Context, workload *Workload, container string) (*PodWatch, error) {
+	sel, err := workload.Selector()
 	if err != nil {
 		return nil, err
 	}
 	factory := informers.NewSharedInformerFactoryWithOptions(c.Clientset, 0,
-		informers.WithNamespace(d.Namespace),
+		informers.WithNamespace(workload.Meta().Namespace),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = sel.String() }))
 	informer := factory.Core().V1().Pods()
-	w := &PodWatch{client: c, deployment: d, container: container, selector: sel,
+	w := &PodWatch{client: c, workload: workload, container: container, selector: sel,
 		lister: informer.Lister(), changed: make(chan struct{}, 1)}
 	notify := func(any) {
 		select {
@@ -78,7 +77,7 @@ func (c *Client) WatchPods(ctx context.Context, d *appsv1.Deployment, container 
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			return nil, fmt.Errorf("watching %v in namespace %q failed; check that you may list and watch pods there", typ, d.Namespace)
+			return nil, fmt.Errorf("watching %v in namespace %q failed; check that you may list and watch pods there", typ, workload.Meta().Namespace)
 		}
 	}
 	return w, nil
@@ -87,7 +86,7 @@ func (c *Client) WatchPods(ctx context.Context, d *appsv1.Deployment, container 
 // refusal is the API server's refusal to list or watch the pods, explained, or nil.
 func (w *PodWatch) refusal() error {
 	if err := w.refused.Load(); err != nil {
-		return Explain(*err, "watch pods", w.deployment.Namespace)
+		return Explain(*err, "watch pods", w.workload.Meta().Namespace)
 	}
 	return nil
 }
@@ -95,7 +94,7 @@ func (w *PodWatch) refusal() error {
 // Changed receives a value after the pod set may have changed.
 func (w *PodWatch) Changed() <-chan struct{} { return w.changed }
 
-// Pods returns all pods of the Deployment, sorted by name.
+// Pods returns all pods of the workload, sorted by name.
 func (w *PodWatch) Pods() []corev1.Pod {
 	list, _ := w.lister.List(w.selector)
 	pods := make([]corev1.Pod, 0, len(list))
@@ -111,13 +110,15 @@ func (w *PodWatch) Runnable(ctx context.Context) ([]corev1.Pod, error) {
 	if err := w.refusal(); err != nil {
 		return nil, err
 	}
-	hash, err := w.client.CurrentTemplateHash(ctx, w.deployment)
+	label, revision, err := w.client.CurrentRevision(ctx, w.workload)
 	if err != nil {
 		return nil, err
 	}
 	var out []corev1.Pod
 	for _, p := range w.Pods() {
-		if hash != "" && p.Labels[appsv1.DefaultDeploymentUniqueLabelKey] != hash {
+		// Pods of an older revision are on their way out (a rolling StatefulSet replaces them one by
+		// one, from the highest ordinal): the new ones get the sync as each appears.
+		if revision != "" && p.Labels[label] != revision {
 			continue
 		}
 		if Runnable(&p, w.container) {
@@ -127,5 +128,5 @@ func (w *PodWatch) Runnable(ctx context.Context) ([]corev1.Pod, error) {
 	return out, nil
 }
 
-// Deployment is the name of the watched Deployment.
-func (w *PodWatch) Deployment() string { return w.deployment.Name }
+// Workload is the watched workload.
+func (w *PodWatch) Workload() Ref { return w.workload.Ref }

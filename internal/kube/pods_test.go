@@ -28,7 +28,7 @@ func TestWatchPodsRefusedIsAnErrorNotAHang(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	start := time.Now()
-	_, err := c.WatchPods(ctx, d, "app")
+	_, err := c.WatchPods(ctx, NewWorkload(d), "app")
 	if err == nil || ctx.Err() != nil {
 		t.Fatalf("WatchPods = %v after %v; want the refusal at once", err, time.Since(start))
 	}

@@ -12,35 +12,30 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 )
 
-// GetDeployment fetches the target Deployment; when it does not exist the error lists similar names.
-func (c *Client) GetDeployment(ctx context.Context, name string) (*appsv1.Deployment, error) {
-	d, err := c.Clientset.AppsV1().Deployments(c.Namespace).Get(ctx, name, metav1.GetOptions{})
+// GetWorkload fetches the target workload; when it does not exist the error lists similar names.
+func (c *Client) GetWorkload(ctx context.Context, ref Ref) (*Workload, error) {
+	w, err := GetWorkload(ctx, c.Clientset, c.Namespace, ref)
 	if apierrors.IsNotFound(err) {
-		return nil, c.notFound(ctx, name)
+		return nil, c.notFound(ctx, ref)
 	}
 	if err != nil {
-		return nil, Explain(err, "get deployments", c.Namespace)
+		return nil, Explain(err, "get "+ref.Kind.plural(), c.Namespace)
 	}
-	return d, nil
+	return w, nil
 }
 
-func (c *Client) notFound(ctx context.Context, name string) error {
-	list, err := c.Clientset.AppsV1().Deployments(c.Namespace).List(ctx, metav1.ListOptions{})
-	if err != nil || len(list.Items) == 0 {
-		return fmt.Errorf("deployment %q not found in namespace %q (it has no deployments; pick another with -n)", name, c.Namespace)
+func (c *Client) notFound(ctx context.Context, ref Ref) error {
+	names, err := c.names(ctx, ref.Kind)
+	if err != nil || len(names) == 0 {
+		return fmt.Errorf("%s %q not found in namespace %q (it has no %s; pick another with -n)", ref.Kind, ref.Name, c.Namespace, ref.Kind.plural())
 	}
-	var names []string
-	for _, d := range list.Items {
-		names = append(names, d.Name)
-	}
-	return fmt.Errorf("deployment %q not found in namespace %q; %s", name, c.Namespace, suggest(name, names))
+	return fmt.Errorf("%s %q not found in namespace %q; %s", ref.Kind, ref.Name, c.Namespace, suggest(ref.Name, names, ref.Kind.plural()))
 }
 
 // suggest names the closest candidates, or all of them when none is close.
-func suggest(name string, candidates []string) string {
+func suggest(name string, candidates []string, plural string) string {
 	var close []string
 	for _, c := range candidates {
 		if strings.Contains(c, name) || strings.Contains(name, c) || editDistance(c, name) <= 3 {
@@ -54,7 +49,7 @@ func suggest(name string, candidates []string) string {
 	if len(candidates) > 10 {
 		candidates = append(candidates[:10], "…")
 	}
-	return "deployments there: " + strings.Join(candidates, ", ")
+	return plural + " there: " + strings.Join(candidates, ", ")
 }
 
 func editDistance(a, b string) int {
@@ -78,54 +73,96 @@ func editDistance(a, b string) int {
 }
 
 // ContainerName picks the container to sync into: the named one, else the only one.
-func ContainerName(d *appsv1.Deployment, want string) (string, error) {
+func ContainerName(w *Workload, want string) (string, error) {
 	var names []string
-	for _, c := range d.Spec.Template.Spec.Containers {
+	for _, c := range w.Template().Spec.Containers {
 		names = append(names, c.Name)
 		if c.Name == want {
 			return want, nil
 		}
 	}
 	if want != "" {
-		return "", fmt.Errorf("deployment %q has no container %q; its containers are: %s", d.Name, want, strings.Join(names, ", "))
+		return "", fmt.Errorf("%s %q has no container %q; its containers are: %s", w.Kind, w.Name, want, strings.Join(names, ", "))
 	}
 	if len(names) == 1 {
 		return names[0], nil
 	}
-	return "", fmt.Errorf("deployment %q has %d containers (%s); pick one with --container", d.Name, len(names), strings.Join(names, ", "))
+	return "", fmt.Errorf("%s %q has %d containers (%s); pick one with --container", w.Kind, w.Name, len(names), strings.Join(names, ", "))
 }
 
-// Selector is the Deployment's own pod selector.
-func Selector(d *appsv1.Deployment) (labels.Selector, error) {
-	s, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
-	if err != nil {
-		return nil, fmt.Errorf("deployment %q has an invalid selector: %v", d.Name, err)
+// CurrentRevision returns the pod label, and its value, that mark the pods running the workload's
+// current template; value is "" while the controller has made no revision yet. A Deployment's is the
+// pod-template-hash of its newest ReplicaSet; a StatefulSet's, its status.updateRevision; a
+// DaemonSet's, the hash of its newest ControllerRevision (a DaemonSet's status names none).
+func (c *Client) CurrentRevision(ctx context.Context, w *Workload) (label, value string, err error) {
+	ns := w.Meta().Namespace
+	switch w.Kind {
+	case StatefulSet:
+		// Read again: the revision changes with a rollout, after w was read.
+		obj, err := resourceOf(c.Clientset, ns, StatefulSet).get(ctx, w.Name)
+		if err != nil {
+			return "", "", Explain(err, "get statefulsets", ns)
+		}
+		return appsv1.StatefulSetRevisionLabel, obj.(*appsv1.StatefulSet).Status.UpdateRevision, nil
+	case DaemonSet:
+		sel, err := w.Selector()
+		if err != nil {
+			return "", "", err
+		}
+		list, err := c.Clientset.AppsV1().ControllerRevisions(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+		if err != nil {
+			return "", "", Explain(err, "list controllerrevisions", ns)
+		}
+		newest := newestOwned(w, list.Items, func(cr *appsv1.ControllerRevision) int64 { return cr.Revision })
+		if newest == nil {
+			return appsv1.DefaultDaemonSetUniqueLabelKey, "", nil
+		}
+		return appsv1.DefaultDaemonSetUniqueLabelKey, newest.Labels[appsv1.DefaultDaemonSetUniqueLabelKey], nil
 	}
-	return s, nil
+	newest, err := c.newestReplicaSet(ctx, w)
+	if err != nil {
+		return "", "", err
+	}
+	if newest == nil {
+		return appsv1.DefaultDeploymentUniqueLabelKey, "", nil
+	}
+	return appsv1.DefaultDeploymentUniqueLabelKey, newest.Labels[appsv1.DefaultDeploymentUniqueLabelKey], nil
 }
 
-// CurrentTemplateHash returns the pod-template-hash of the Deployment's newest ReplicaSet, the revision
-// whose pods should get the sync.
-func (c *Client) CurrentTemplateHash(ctx context.Context, d *appsv1.Deployment) (string, error) {
-	sel, err := Selector(d)
-	if err != nil {
-		return "", err
-	}
-	list, err := c.Clientset.AppsV1().ReplicaSets(d.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
-	if err != nil {
-		return "", Explain(err, "list replicasets", d.Namespace)
-	}
-	best, bestRev := "", -1
-	for _, rs := range list.Items {
-		if !metav1.IsControlledBy(&rs, d) {
+// newestOwned returns the item of the highest revision that w controls, nil if none.
+func newestOwned[T any, P interface {
+	*T
+	metav1.Object
+}](w *Workload, items []T, revision func(P) int64) P {
+	var best P
+	bestRev := int64(-1)
+	for i := range items {
+		item := P(&items[i])
+		if !metav1.IsControlledBy(item, w.Meta()) {
 			continue
 		}
-		rev, _ := strconv.Atoi(rs.Annotations["deployment.kubernetes.io/revision"])
-		if rev > bestRev {
-			best, bestRev = rs.Labels[appsv1.DefaultDeploymentUniqueLabelKey], rev
+		if rev := revision(item); rev > bestRev {
+			best, bestRev = item, rev
 		}
 	}
-	return best, nil
+	return best
+}
+
+// newestReplicaSet is the ReplicaSet of a Deployment's newest template, nil before the controller made it.
+func (c *Client) newestReplicaSet(ctx context.Context, w *Workload) (*appsv1.ReplicaSet, error) {
+	ns := w.Meta().Namespace
+	sel, err := w.Selector()
+	if err != nil {
+		return nil, err
+	}
+	list, err := c.Clientset.AppsV1().ReplicaSets(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return nil, Explain(err, "list replicasets", ns)
+	}
+	return newestOwned(w, list.Items, func(rs *appsv1.ReplicaSet) int64 {
+		rev, _ := strconv.ParseInt(rs.Annotations["deployment.kubernetes.io/revision"], 10, 64)
+		return rev
+	}), nil
 }
 
 // Runnable reports whether the pod is one to sync into: running, not being deleted, and with the named
@@ -184,15 +221,15 @@ func (c *Client) NodePlatform(ctx context.Context, pod *corev1.Pod) (os, arch st
 	return n.Status.NodeInfo.OperatingSystem, n.Status.NodeInfo.Architecture, nil
 }
 
-// WaitObserved waits until the Deployment controller has seen the Deployment's latest change (and so
-// created the ReplicaSet of its new template).
-func (c *Client) WaitObserved(ctx context.Context, name string) error {
+// WaitObserved waits until the workload's controller has seen its latest change (and so made the
+// revision of its new template).
+func (c *Client) WaitObserved(ctx context.Context, ref Ref) error {
 	for {
-		d, err := c.Clientset.AppsV1().Deployments(c.Namespace).Get(ctx, name, metav1.GetOptions{})
+		w, err := GetWorkload(ctx, c.Clientset, c.Namespace, ref)
 		if err != nil {
-			return Explain(err, "get deployments", c.Namespace)
+			return Explain(err, "get "+ref.Kind.plural(), c.Namespace)
 		}
-		if d.Status.ObservedGeneration >= d.Generation {
+		if w.Observed() {
 			return nil
 		}
 		select {

@@ -43,7 +43,7 @@ func TestGetDeploymentNotFoundSuggestsNames(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := fakeClient(tt.objs...).GetDeployment(context.Background(), tt.query)
+			_, err := fakeClient(tt.objs...).GetWorkload(context.Background(), Ref{Kind: Deployment, Name: tt.query})
 			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), `"`+tt.query+`" not found in namespace "dev"`) {
 				t.Fatalf("err = %v, want it to name the deployment, the namespace and %q", err, tt.want)
 			}
@@ -56,7 +56,7 @@ func TestForbiddenNamesTheMissingVerb(t *testing.T) {
 	c.Clientset.(*fake.Clientset).PrependReactor("get", "deployments", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "deployments"}, "web", errors.New("no"))
 	})
-	_, err := c.GetDeployment(context.Background(), "web")
+	_, err := c.GetWorkload(context.Background(), Ref{Kind: Deployment, Name: "web"})
 	if err == nil || !strings.Contains(err.Error(), "may not get deployments in namespace \"dev\"") {
 		t.Fatalf("err = %v", err)
 	}
@@ -76,7 +76,7 @@ func TestContainerName(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ContainerName(deployment("d", tt.containers...), tt.want)
+			got, err := ContainerName(NewWorkload(deployment("d", tt.containers...)), tt.want)
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("err = %v, want %q", err, tt.err)
@@ -100,11 +100,11 @@ func replicaSet(d *appsv1.Deployment, hash, revision string) *appsv1.ReplicaSet 
 	}}
 }
 
-func TestCurrentTemplateHashIsTheNewestRevision(t *testing.T) {
+func TestCurrentRevisionOfADeploymentIsItsNewestReplicaSet(t *testing.T) {
 	d := deployment("web", "app")
 	c := fakeClient(d, replicaSet(d, "old", "9"), replicaSet(d, "new", "10"))
-	got, err := c.CurrentTemplateHash(context.Background(), d)
-	if err != nil || got != "new" {
+	label, got, err := c.CurrentRevision(context.Background(), NewWorkload(d))
+	if err != nil || got != "new" || label != appsv1.DefaultDeploymentUniqueLabelKey {
 		t.Fatalf("got %q, %v; want the revision 10 hash (numeric, not lexical, order)", got, err)
 	}
 }

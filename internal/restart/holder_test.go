@@ -74,7 +74,7 @@ func holderOf(t *testing.T, client kubernetes.Interface, now time.Time) Holder {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return HolderOf(d, now)
+	return HolderOf(&d.ObjectMeta, now)
 }
 
 func TestAcquire(t *testing.T) {
@@ -100,7 +100,7 @@ func TestAcquire(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			before := heldDeployment(tc.holder, tc.heartbeat)
 			client, _ := apiServer(t, before)
-			h, err := Acquire(ctx, client, ns, name, "me", clock.NewFake(t0))
+			h, err := Acquire(ctx, client, ns, web, "me", clock.NewFake(t0))
 			if tc.held {
 				var held *HeldError
 				if !errors.As(err, &held) || held.Holder.Identity != tc.holder {
@@ -127,12 +127,12 @@ func TestAcquire(t *testing.T) {
 
 func TestHeldErrorIsOneActionableLine(t *testing.T) {
 	client, _ := apiServer(t, heldDeployment("laptop pid 4242 #0a0b0c0d", t0.Add(-3*time.Second).Format(time.RFC3339)))
-	_, err := Acquire(context.Background(), client, ns, name, "me", clock.NewFake(t0))
+	_, err := Acquire(context.Background(), client, ns, web, "me", clock.NewFake(t0))
 	want := "deployment/web is held by another kindling (laptop pid 4242, alive 3s ago); stop that one first, or if it is gone wait 42s or run kindling restore -d web -n dev --force"
 	if err == nil || err.Error() != want {
 		t.Fatalf("error\n got %v\nwant %s", err, want)
 	}
-	kept := &HeldError{Namespace: ns, Deployment: name, Holder: Holder{Identity: "laptop pid 4242 #0a0b0c0d", Kept: true}}
+	kept := &HeldError{Namespace: ns, Workload: web, Holder: Holder{Identity: "laptop pid 4242 #0a0b0c0d", Kept: true}}
 	want = "deployment/web keeps the restart supervisor (left by laptop pid 4242 with --keep); run kindling restore -d web -n dev to undo it"
 	if kept.Error() != want {
 		t.Fatalf("kept\n got %s\nwant %s", kept, want)
@@ -205,7 +205,7 @@ func TestConcurrentAcquiresOneWins(t *testing.T) {
 		errs := make([]error, 2)
 		var wg sync.WaitGroup
 		for i, id := range []string{"a", "b"} {
-			wg.Go(func() { _, errs[i] = Acquire(context.Background(), c, ns, name, id, clk) })
+			wg.Go(func() { _, errs[i] = Acquire(context.Background(), c, ns, web, id, clk) })
 		}
 		wg.Wait()
 		if errs[0] == nil && errs[1] == nil {
@@ -242,7 +242,7 @@ func waitForTimer(t *testing.T, clk *clock.Fake) {
 func TestRunRenewsTheHeartbeatUntilStopped(t *testing.T) {
 	client, _ := apiServer(t, heldDeployment("", ""))
 	clk := clock.NewFake(t0)
-	h, err := Acquire(context.Background(), client, ns, name, "me", clk)
+	h, err := Acquire(context.Background(), client, ns, web, "me", clk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +262,7 @@ func TestRunRenewsTheHeartbeatUntilStopped(t *testing.T) {
 		}
 		// Another kindling, judging by its clock a full StaleAfter after the first beat, sees a live
 		// holder: the renewals keep it.
-		if _, err := Acquire(context.Background(), client, ns, name, "other", clock.NewFake(t0.Add(StaleAfter))); err == nil {
+		if _, err := Acquire(context.Background(), client, ns, web, "other", clock.NewFake(t0.Add(StaleAfter))); err == nil {
 			t.Fatalf("beat %d: another kindling took over a renewed hold", i)
 		}
 	}
@@ -285,11 +285,11 @@ func TestRunReportsALostHold(t *testing.T) {
 		holder  string
 	}{
 		{name: "taken over after a stale heartbeat", holder: "other", take: func(client kubernetes.Interface) error {
-			_, err := Acquire(context.Background(), client, ns, name, "other", clock.NewFake(t0.Add(StaleAfter)))
+			_, err := Acquire(context.Background(), client, ns, web, "other", clock.NewFake(t0.Add(StaleAfter)))
 			return err
 		}},
 		{name: "restore --force", take: func(client kubernetes.Interface) error {
-			_, err := RestoreDeploymentAs(context.Background(), client, ns, name, RestoreOptions{Force: true, Clock: clock.NewFake(t0)})
+			_, err := RestoreWorkloadAs(context.Background(), client, ns, web, RestoreOptions{Force: true, Clock: clock.NewFake(t0)})
 			return err
 		}},
 		{name: "deployment deleted", deleted: true, take: func(client kubernetes.Interface) error {
@@ -299,7 +299,7 @@ func TestRunReportsALostHold(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			client, _ := apiServer(t, heldDeployment("", ""))
 			clk := clock.NewFake(t0)
-			h, err := Acquire(context.Background(), client, ns, name, "me", clk)
+			h, err := Acquire(context.Background(), client, ns, web, "me", clk)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -330,7 +330,7 @@ func TestReleaseAndKeepOnlyWhenHeld(t *testing.T) {
 	ctx := context.Background()
 	client, _ := apiServer(t, heldDeployment("", ""))
 	clk := clock.NewFake(t0)
-	h, err := Acquire(ctx, client, ns, name, "me", clk)
+	h, err := Acquire(ctx, client, ns, web, "me", clk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +342,7 @@ func TestReleaseAndKeepOnlyWhenHeld(t *testing.T) {
 	}
 
 	// A hold someone else took: Release and Keep leave theirs alone.
-	if _, err := Acquire(ctx, client, ns, name, "other", clk); err != nil {
+	if _, err := Acquire(ctx, client, ns, web, "other", clk); err != nil {
 		t.Fatal(err)
 	}
 	before := getDeployment(t, client).Annotations
@@ -356,7 +356,7 @@ func TestReleaseAndKeepOnlyWhenHeld(t *testing.T) {
 	}
 
 	// Keep marks our own hold as kept: not live, yet not repaired.
-	mine, err := Acquire(ctx, client, ns, name, "me", clock.NewFake(t0.Add(StaleAfter)))
+	mine, err := Acquire(ctx, client, ns, web, "me", clock.NewFake(t0.Add(StaleAfter)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -404,7 +404,7 @@ func TestWhoMayUndoAWrap(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			original := deployment(template(corev1.Container{Name: "app", Command: []string{"node", "server.js"}}))
 			client, _ := apiServer(t, original)
-			if _, err := WrapDeployment(ctx, client, ns, name, WrapOptions{Container: "app", Session: "laptop pid 1 #01"}); err != nil {
+			if _, err := WrapWorkload(ctx, client, ns, web, WrapOptions{Container: "app", Session: "laptop pid 1 #01"}); err != nil {
 				t.Fatal(err)
 			}
 			d := getDeployment(t, client)
@@ -416,7 +416,7 @@ func TestWhoMayUndoAWrap(t *testing.T) {
 			}
 			before := userView(t, getDeployment(t, client))
 			tc.opts.Clock = clock.NewFake(t0)
-			restored, err := RestoreDeploymentAs(ctx, client, ns, name, tc.opts)
+			restored, err := RestoreWorkloadAs(ctx, client, ns, web, tc.opts)
 			var held *HeldError
 			if tc.refused {
 				if !errors.As(err, &held) || held.Holder.Identity != tc.holder || restored {
@@ -443,7 +443,7 @@ func TestRestoreRemovesADeadHoldWithoutAWrap(t *testing.T) {
 	// it leaves only the hold, which the repair removes.
 	before := heldDeployment("", "")
 	client, _ := apiServer(t, heldDeployment("laptop pid 1 #01", t0.Add(-time.Hour).Format(time.RFC3339)))
-	restored, err := RestoreDeploymentAs(context.Background(), client, ns, name, RestoreOptions{Clock: clock.NewFake(t0)})
+	restored, err := RestoreWorkloadAs(context.Background(), client, ns, web, RestoreOptions{Clock: clock.NewFake(t0)})
 	if err != nil || restored {
 		t.Fatalf("RestoreDeploymentAs = %v, %v; want nothing restored", restored, err)
 	}
@@ -457,12 +457,12 @@ func TestOnlyTheHolderWrapsAndRestores(t *testing.T) {
 	original := heldDeployment("", "")
 	client, _ := apiServer(t, original)
 	mine, theirs := NewIdentity(), NewIdentity()
-	if _, err := Acquire(ctx, client, ns, name, theirs, clock.Real{}); err != nil {
+	if _, err := Acquire(ctx, client, ns, web, theirs, clock.Real{}); err != nil {
 		t.Fatal(err)
 	}
 	before := userView(t, getDeployment(t, client))
 	var held *HeldError
-	if _, err := WrapDeployment(ctx, client, ns, name, WrapOptions{Container: "app", Session: mine}); !errors.As(err, &held) {
+	if _, err := WrapWorkload(ctx, client, ns, web, WrapOptions{Container: "app", Session: mine}); !errors.As(err, &held) {
 		t.Fatalf("WrapDeployment of a Deployment another kindling holds: %v", err)
 	}
 	if userView(t, getDeployment(t, client)) != before {
@@ -470,11 +470,11 @@ func TestOnlyTheHolderWrapsAndRestores(t *testing.T) {
 	}
 
 	// The holder wraps, and its Wrapper's Restore undoes the wrap and the hold in one update.
-	w := &Wrapper{Client: client, Namespace: ns, Deployment: name, Options: WrapOptions{Container: "app", Session: theirs}}
+	w := &Wrapper{Client: client, Namespace: ns, Workload: web, Options: WrapOptions{Container: "app", Session: theirs}}
 	if err := w.Prepare(ctx); err != nil {
 		t.Fatal(err)
 	}
-	mineW := &Wrapper{Client: client, Namespace: ns, Deployment: name, Options: WrapOptions{Container: "app", Session: mine}}
+	mineW := &Wrapper{Client: client, Namespace: ns, Workload: web, Options: WrapOptions{Container: "app", Session: mine}}
 	if err := mineW.Restore(ctx); !errors.As(err, &held) {
 		t.Fatalf("another session's Restore: %v", err)
 	}
@@ -510,7 +510,7 @@ func TestAHolderThatExitedOnThisMachineIsDeadAtOnce(t *testing.T) {
 	} {
 		d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{
 			AnnotationHolder: tt.identity, AnnotationHeartbeat: fresh}}}
-		if got := HolderOf(d, now).Live(); got != tt.live {
+		if got := HolderOf(&d.ObjectMeta, now).Live(); got != tt.live {
 			t.Errorf("%s with a fresh heartbeat: live = %v, want %v", tt.identity, got, tt.live)
 		}
 	}

@@ -1,7 +1,7 @@
 // Package restart makes the app in a container pick up synced files: a supervisor that restarts it, a
 // graceful reload signal, or nothing for runtimes that reload by themselves.
 //
-// The engine holds one Strategy per session. Prepare readies the Deployment (the Wrapper wraps its
+// The engine holds one Strategy per session. Prepare readies the workload (the Wrapper wraps its
 // container under the supervisor script, delivered through the pod spec); Reload runs in one container
 // after a sync changed files there and says how long the app took to serve again; Restore undoes
 // Prepare exactly. Everything that happens inside a container goes through transport.Execer as

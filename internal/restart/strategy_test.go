@@ -76,14 +76,14 @@ func TestWrapperPrepareWrapsAndFindsTheTCPPorts(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			client := fake.NewClientset(before.DeepCopy())
-			w := &Wrapper{Client: client, Namespace: ns, Deployment: name, Options: WrapOptions{Container: "app"}, Ports: tc.ports}
+			w := &Wrapper{Client: client, Namespace: ns, Workload: web, Options: WrapOptions{Container: "app"}, Ports: tc.ports}
 			if err := w.Prepare(ctx); err != nil {
 				t.Fatal(err)
 			}
 			if !slices.Equal(w.Ports, tc.want) {
 				t.Fatalf("ports %v, want %v", w.Ports, tc.want)
 			}
-			if _, wrapped := WrappedSession(getDeployment(t, client)); !wrapped {
+			if _, wrapped := WrappedSession(&getDeployment(t, client).ObjectMeta); !wrapped {
 				t.Fatal("Prepare did not wrap the Deployment")
 			}
 			for range 2 {

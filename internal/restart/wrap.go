@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,6 +18,7 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	"github.com/kindling-dev/kindling/internal/clock"
+	"github.com/kindling-dev/kindling/internal/kube"
 	"github.com/kindling-dev/kindling/internal/runtime"
 )
 
@@ -232,14 +232,14 @@ func setMount(ms []corev1.VolumeMount, m corev1.VolumeMount) []corev1.VolumeMoun
 	return append(ms, m)
 }
 
-// WrapOptions say what WrapDeployment wraps and how.
+// WrapOptions say what WrapWorkload wraps and how.
 type WrapOptions struct {
 	Container string
 	// ProcArgv is the app's argv from the process table, needed when the container sets no command.
 	ProcArgv []string
 	Hold     time.Duration
-	// Session names this kindling run, as the identity it holds the Deployment under (see Acquire); it
-	// is recorded on the Deployment, and a Deployment that another live kindling holds is not wrapped.
+	// Session names this kindling run, as the identity it holds the workload under (see Acquire); it
+	// is recorded on the workload, and a workload that another live kindling holds is not wrapped.
 	Session string
 	// Toolbox is the helper image whose BusyBox a container without a shell runs the supervisor and
 	// kindling's commands with (see addToolbox); "" when the container has its own shell.
@@ -249,32 +249,33 @@ type WrapOptions struct {
 	Seed string
 }
 
-// WrapDeployment wraps the Deployment's container (see Wrap) and records the template as it was before
-// in annotations on the Deployment, so that RestoreDeployment can undo it, even from a later run. A
-// Deployment that is already wrapped is not wrapped twice: its recorded original stays and its
-// template is only updated when the script or the hold changed. It returns the Deployment as stored.
+// WrapWorkload wraps the workload's container (see Wrap) and records the template as it was before
+// in annotations on the workload, so that RestoreWorkload can undo it, even from a later run. A
+// workload that is already wrapped is not wrapped twice: its recorded original stays and its
+// template is only updated when the script or the hold changed. It returns the workload as stored.
 //
 // It does not wait for the rollout the change starts: the new pods run the supervisor, which may hold
 // the app (and keep the pods unready) until their first restart request, so the caller syncs into
 // them and sends that request while the rollout is still in progress.
-func WrapDeployment(ctx context.Context, client kubernetes.Interface, namespace, name string, opts WrapOptions) (*appsv1.Deployment, error) {
-	var stored *appsv1.Deployment
+func WrapWorkload(ctx context.Context, client kubernetes.Interface, namespace string, ref kube.Ref, opts WrapOptions) (*kube.Workload, error) {
+	var stored *kube.Workload
 	err := retryOnConflict(func() error {
-		d, err := client.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
+		w, err := kube.GetWorkload(ctx, client, namespace, ref)
 		if err != nil {
 			return err
 		}
-		// Only the holder changes a Deployment a live kindling holds (see Acquire).
+		d := w.Meta()
+		// Only the holder changes a workload a live kindling holds (see Acquire).
 		if h := HolderOf(d, time.Now()); h.Live() && h.Identity != opts.Session {
-			return &HeldError{Namespace: namespace, Deployment: name, Holder: h}
+			return &HeldError{Namespace: namespace, Workload: ref, Holder: h}
 		}
-		before := d.DeepCopy()
+		before := w.DeepCopy()
 		original, wrappedContainer, err := recordedOriginal(d)
 		if err != nil {
 			return err
 		}
 		if original == nil {
-			raw, err := json.Marshal(d.Spec.Template)
+			raw, err := json.Marshal(w.Template())
 			if err != nil {
 				return err
 			}
@@ -283,18 +284,18 @@ func WrapDeployment(ctx context.Context, client kubernetes.Interface, namespace,
 			}
 			d.Annotations[AnnotationOriginal] = string(raw)
 		} else if wrappedContainer != opts.Container {
-			Unwrap(&d.Spec.Template, wrappedContainer, original)
+			Unwrap(w.Template(), wrappedContainer, original)
 		}
-		if err := Wrap(&d.Spec.Template, opts); err != nil {
-			return fmt.Errorf("deployment %s/%s: %w", namespace, name, err)
+		if err := Wrap(w.Template(), opts); err != nil {
+			return fmt.Errorf("%s/%s: %w", namespace, ref, err)
 		}
 		d.Annotations[AnnotationContainer] = opts.Container
 		d.Annotations[AnnotationSession] = opts.Session
-		if equality.Semantic.DeepEqual(before, d) {
-			stored = d
+		if equality.Semantic.DeepEqual(before.Object(), w.Object()) {
+			stored = w
 			return nil
 		}
-		stored, err = client.AppsV1().Deployments(namespace).Update(ctx, d, metav1.UpdateOptions{})
+		stored, err = w.Update(ctx, client)
 		return err
 	})
 	var held *HeldError
@@ -302,47 +303,48 @@ func WrapDeployment(ctx context.Context, client kubernetes.Interface, namespace,
 		return nil, err
 	}
 	if err != nil {
-		return nil, fmt.Errorf("wrap deployment %s/%s: %w", namespace, name, err)
+		return nil, fmt.Errorf("wrap %s in namespace %s: %w", ref, namespace, err)
 	}
 	return stored, nil
 }
 
-// RestoreOptions say on whose behalf RestoreDeploymentAs undoes a wrap (see mayUndo).
+// RestoreOptions say on whose behalf RestoreWorkloadAs undoes a wrap (see mayUndo).
 type RestoreOptions struct {
 	// Identity is the caller's hold identity (see Acquire); "" for a caller that holds nothing, such
 	// as the repair before a sync without --restart.
 	Identity string
-	// Kept also undoes a Deployment that a kindling left wrapped on purpose with --keep, as kindling
+	// Kept also undoes a workload that a kindling left wrapped on purpose with --keep, as kindling
 	// restore does (a repair leaves it).
 	Kept bool
-	// Force undoes the wrap whoever holds the Deployment: the user says its holder is gone.
+	// Force undoes the wrap whoever holds the workload: the user says its holder is gone.
 	Force bool
 	// Clock judges the holder's heartbeat; nil is the wall clock.
 	Clock clock.Clock
 }
 
-// RestoreDeployment is RestoreDeploymentAs for a caller that holds nothing: the repair of a Deployment
-// that a killed kindling left wrapped.
-func RestoreDeployment(ctx context.Context, client kubernetes.Interface, namespace, name string) (bool, error) {
-	return RestoreDeploymentAs(ctx, client, namespace, name, RestoreOptions{})
+// RestoreWorkload is RestoreWorkloadAs for a caller that holds nothing: the repair of a workload that
+// a killed kindling left wrapped.
+func RestoreWorkload(ctx context.Context, client kubernetes.Interface, namespace string, ref kube.Ref) (bool, error) {
+	return RestoreWorkloadAs(ctx, client, namespace, ref, RestoreOptions{})
 }
 
-// RestoreDeploymentAs undoes WrapDeployment from the annotations alone: it unwraps the container (see
+// RestoreWorkloadAs undoes WrapWorkload from the annotations alone: it unwraps the container (see
 // Unwrap) and removes the annotations, the hold's included, so that a restore after a killed session
 // leaves no trace. When the rule of mayUndo does not let the caller undo it, it changes nothing and
-// returns a *HeldError. It reports whether the Deployment was wrapped; calling it again does nothing.
-func RestoreDeploymentAs(ctx context.Context, client kubernetes.Interface, namespace, name string, opts RestoreOptions) (bool, error) {
+// returns a *HeldError. It reports whether the workload was wrapped; calling it again does nothing.
+func RestoreWorkloadAs(ctx context.Context, client kubernetes.Interface, namespace string, ref kube.Ref, opts RestoreOptions) (bool, error) {
 	now := time.Now
 	if opts.Clock != nil {
 		now = opts.Clock.Now
 	}
 	restored := false
 	err := retryOnConflict(func() error {
-		d, err := client.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
+		w, err := kube.GetWorkload(ctx, client, namespace, ref)
 		if err != nil {
 			return err
 		}
-		if err := mayUndo(d, opts, now()); err != nil {
+		d := w.Meta()
+		if err := mayUndo(w, opts, now()); err != nil {
 			return err
 		}
 		original, container, err := recordedOriginal(d)
@@ -350,7 +352,7 @@ func RestoreDeploymentAs(ctx context.Context, client kubernetes.Interface, names
 			return err
 		}
 		if original != nil {
-			Unwrap(&d.Spec.Template, container, original)
+			Unwrap(w.Template(), container, original)
 			for _, k := range []string{AnnotationOriginal, AnnotationContainer, AnnotationSession} {
 				delete(d.Annotations, k)
 			}
@@ -358,7 +360,7 @@ func RestoreDeploymentAs(ctx context.Context, client kubernetes.Interface, names
 		if !removeHold(d) && original == nil {
 			return nil
 		}
-		if _, err := client.AppsV1().Deployments(namespace).Update(ctx, d, metav1.UpdateOptions{}); err != nil {
+		if _, err := w.Update(ctx, client); err != nil {
 			return err
 		}
 		restored = original != nil
@@ -369,34 +371,34 @@ func RestoreDeploymentAs(ctx context.Context, client kubernetes.Interface, names
 		return false, err
 	}
 	if err != nil {
-		return false, fmt.Errorf("restore deployment %s/%s: %w", namespace, name, err)
+		return false, fmt.Errorf("restore %s in namespace %s: %w", ref, namespace, err)
 	}
 	return restored, nil
 }
 
-// mayUndo is the rule for who may unwrap a Deployment and remove its hold: its holder; anyone when no
+// mayUndo is the rule for who may unwrap a workload and remove its hold: its holder; anyone when no
 // live kindling holds it (none does, or the holder's heartbeat is older than StaleAfter: it died); a
-// Deployment kept with --keep only kindling restore (opts.Kept); and anyone with opts.Force. It returns
+// workload kept with --keep only kindling restore (opts.Kept); and anyone with opts.Force. It returns
 // a *HeldError naming the holder otherwise.
-func mayUndo(d *appsv1.Deployment, opts RestoreOptions, now time.Time) error {
-	h := HolderOf(d, now)
+func mayUndo(w *kube.Workload, opts RestoreOptions, now time.Time) error {
+	h := HolderOf(w.Meta(), now)
 	if opts.Force || h.Identity == "" || h.Identity == opts.Identity || (h.Kept && opts.Kept) || (!h.Kept && !h.Live()) {
 		return nil
 	}
-	return &HeldError{Namespace: d.Namespace, Deployment: d.Name, Holder: h}
+	return &HeldError{Namespace: w.Meta().Namespace, Workload: w.Ref, Holder: h}
 }
 
-// WrappedSession tells whether d is wrapped and by which session, e.g. to say that a Deployment left
-// wrapped by a killed kindling is being repaired.
-func WrappedSession(d *appsv1.Deployment) (session string, wrapped bool) {
+// WrappedSession tells whether the workload of metadata d is wrapped and by which session, e.g. to say
+// that a workload left wrapped by a killed kindling is being repaired.
+func WrappedSession(d *metav1.ObjectMeta) (session string, wrapped bool) {
 	if _, ok := d.Annotations[AnnotationOriginal]; !ok {
 		return "", false
 	}
 	return d.Annotations[AnnotationSession], true
 }
 
-// recordedOriginal reads the template and container WrapDeployment recorded; nil when d is not wrapped.
-func recordedOriginal(d *appsv1.Deployment) (*corev1.PodTemplateSpec, string, error) {
+// recordedOriginal reads the template and container WrapWorkload recorded; nil when d is not wrapped.
+func recordedOriginal(d *metav1.ObjectMeta) (*corev1.PodTemplateSpec, string, error) {
 	raw, ok := d.Annotations[AnnotationOriginal]
 	if !ok {
 		return nil, "", nil

@@ -11,12 +11,16 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/kindling-dev/kindling/internal/clock"
+	"github.com/kindling-dev/kindling/internal/kube"
 )
 
 // tricky holds what must survive a wrap untouched: spaces, quotes, Kubernetes $(VAR) references and
@@ -225,6 +229,8 @@ func TestUnwrapRestoresTheTemplateExactly(t *testing.T) {
 
 const ns, name = "dev", "web"
 
+var web = kube.Ref{Kind: kube.Deployment, Name: name}
+
 func deployment(tpl *corev1.PodTemplateSpec) *appsv1.Deployment {
 	return &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Annotations: map[string]string{"deployment.kubernetes.io/revision": "3"}},
@@ -265,33 +271,33 @@ func TestWrapAndRestoreDeployment(t *testing.T) {
 			before := deployment(original)
 			client := fake.NewClientset(before.DeepCopy())
 			opts := WrapOptions{Container: "app", ProcArgv: []string{"node", "server.js"}, Hold: time.Minute, Session: "laptop/123"}
-			wrapped, err := WrapDeployment(ctx, client, ns, name, opts)
+			wrapped, err := WrapWorkload(ctx, client, ns, web, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, ok := supervisedArgv(wrapped.Spec.Template.Spec.Containers[len(original.Spec.Containers)-1].Command); !ok {
-				t.Fatalf("the container is not wrapped: %+v", wrapped.Spec.Template.Spec.Containers)
+			if _, ok := supervisedArgv(wrapped.Template().Spec.Containers[len(original.Spec.Containers)-1].Command); !ok {
+				t.Fatalf("the container is not wrapped: %+v", wrapped.Template().Spec.Containers)
 			}
-			if session, ok := WrappedSession(getDeployment(t, client)); !ok || session != "laptop/123" {
+			if session, ok := WrappedSession(&getDeployment(t, client).ObjectMeta); !ok || session != "laptop/123" {
 				t.Fatalf("WrappedSession = %q, %v", session, ok)
 			}
 
 			// A second session (or a second wrap) reuses the wrap: the template does not change.
 			n := updates(client)
 			opts.Session = "laptop/456"
-			again, err := WrapDeployment(ctx, client, ns, name, opts)
+			again, err := WrapWorkload(ctx, client, ns, web, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if toJSON(t, again.Spec.Template) != toJSON(t, wrapped.Spec.Template) || updates(client) != n+1 {
+			if toJSON(t, again.Template()) != toJSON(t, wrapped.Template()) || updates(client) != n+1 {
 				t.Fatal("a second wrap changed the template")
 			}
-			if _, err := WrapDeployment(ctx, client, ns, name, opts); err != nil || updates(client) != n+1 {
+			if _, err := WrapWorkload(ctx, client, ns, web, opts); err != nil || updates(client) != n+1 {
 				t.Fatalf("an unchanged wrap updated the Deployment (err %v)", err)
 			}
 
 			// A new run repairs it from the annotations alone.
-			restored, err := RestoreDeployment(ctx, client, ns, name)
+			restored, err := RestoreWorkload(ctx, client, ns, web)
 			if err != nil || !restored {
 				t.Fatalf("RestoreDeployment = %v, %v", restored, err)
 			}
@@ -299,7 +305,7 @@ func TestWrapAndRestoreDeployment(t *testing.T) {
 				t.Fatalf("restored Deployment\n got %s\nwant %s", got, want)
 			}
 			n = updates(client)
-			if restored, err := RestoreDeployment(ctx, client, ns, name); err != nil || restored || updates(client) != n {
+			if restored, err := RestoreWorkload(ctx, client, ns, web); err != nil || restored || updates(client) != n {
 				t.Fatalf("a second restore: %v, %v, %d updates", restored, err, updates(client)-n)
 			}
 		})
@@ -312,7 +318,7 @@ func TestWrapDeploymentSwitchesContainers(t *testing.T) {
 	before := deployment(original)
 	client := fake.NewClientset(before.DeepCopy())
 	for _, container := range []string{"api", "worker"} {
-		if _, err := WrapDeployment(ctx, client, ns, name, WrapOptions{Container: container}); err != nil {
+		if _, err := WrapWorkload(ctx, client, ns, web, WrapOptions{Container: container}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -323,7 +329,7 @@ func TestWrapDeploymentSwitchesContainers(t *testing.T) {
 	if argv, ok := supervisedArgv(cs[1].Command); !ok || !slices.Equal(argv, []string{"node", "worker.js"}) {
 		t.Fatalf("worker command %q", cs[1].Command)
 	}
-	if _, err := RestoreDeployment(ctx, client, ns, name); err != nil {
+	if _, err := RestoreWorkload(ctx, client, ns, web); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := userView(t, getDeployment(t, client)), userView(t, before); got != want {
@@ -335,7 +341,7 @@ func TestRestoreKeepsChangesMadeWhileWrapped(t *testing.T) {
 	ctx := context.Background()
 	original := templates()["everything"]
 	client := fake.NewClientset(deployment(original))
-	if _, err := WrapDeployment(ctx, client, ns, name, WrapOptions{Container: "app"}); err != nil {
+	if _, err := WrapWorkload(ctx, client, ns, web, WrapOptions{Container: "app"}); err != nil {
 		t.Fatal(err)
 	}
 	d := getDeployment(t, client)
@@ -345,7 +351,7 @@ func TestRestoreKeepsChangesMadeWhileWrapped(t *testing.T) {
 	if _, err := client.AppsV1().Deployments(ns).Update(ctx, d, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := RestoreDeployment(ctx, client, ns, name); err != nil {
+	if _, err := RestoreWorkload(ctx, client, ns, web); err != nil {
 		t.Fatal(err)
 	}
 	want := original.DeepCopy()
@@ -366,7 +372,7 @@ func TestWrapDeploymentRetriesOnConflict(t *testing.T) {
 		conflicts--
 		return true, nil, apierrors.NewConflict(schema.GroupResource{Group: "apps", Resource: "deployments"}, name, nil)
 	})
-	if _, err := WrapDeployment(context.Background(), client, ns, name, WrapOptions{Container: "app"}); err != nil {
+	if _, err := WrapWorkload(context.Background(), client, ns, web, WrapOptions{Container: "app"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := supervisedArgv(getDeployment(t, client).Spec.Template.Spec.Containers[0].Command); !ok {
@@ -377,7 +383,7 @@ func TestWrapDeploymentRetriesOnConflict(t *testing.T) {
 func TestRestoreDeploymentRejectsACorruptRecord(t *testing.T) {
 	d := deployment(template(corev1.Container{Name: "app"}))
 	d.Annotations[AnnotationOriginal] = "{not json"
-	_, err := RestoreDeployment(context.Background(), fake.NewClientset(d), ns, name)
+	_, err := RestoreWorkload(context.Background(), fake.NewClientset(d), ns, web)
 	if err == nil || !strings.Contains(err.Error(), "annotation kindling.dev/original-template is not a pod template") {
 		t.Fatalf("error %v", err)
 	}
@@ -398,15 +404,69 @@ func TestWrapDeploymentWithACancelledContextFails(t *testing.T) {
 	client.PrependReactor("get", "deployments", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, ctx.Err()
 	})
-	stored, err := WrapDeployment(ctx, client, "ns", "web", WrapOptions{Container: "app", Session: "me"})
+	stored, err := WrapWorkload(ctx, client, "ns", web, WrapOptions{Container: "app", Session: "me"})
 	if err == nil || stored != nil {
 		t.Fatalf("WrapDeployment with a cancelled context = %v, %v; want an error", stored, err)
 	}
-	w := &Wrapper{Client: client, Namespace: "ns", Deployment: "web", Options: WrapOptions{Container: "app", Session: "me"}}
+	w := &Wrapper{Client: client, Namespace: "ns", Workload: web, Options: WrapOptions{Container: "app", Session: "me"}}
 	if err := w.Prepare(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Prepare with a cancelled context = %v, want context.Canceled", err)
 	}
-	if _, err := RestoreDeploymentAs(ctx, client, "ns", "web", RestoreOptions{Identity: "me"}); !errors.Is(err, context.Canceled) {
+	if _, err := RestoreWorkloadAs(ctx, client, "ns", web, RestoreOptions{Identity: "me"}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("restore with a cancelled context = %v, want context.Canceled", err)
+	}
+}
+
+// TestWrapAndRestoreEachKind: a StatefulSet and a DaemonSet are held, wrapped and restored as a
+// Deployment is, and after the restore each is exactly the object it was, annotations included.
+func TestWrapAndRestoreEachKind(t *testing.T) {
+	ctx := context.Background()
+	meta := metav1.ObjectMeta{Namespace: ns, Name: name, Annotations: map[string]string{"team": "db"}, Labels: map[string]string{"app": name}}
+	selector := &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}}
+	for tplName, original := range templates() {
+		objects := []runtime.Object{
+			&appsv1.StatefulSet{ObjectMeta: meta, Spec: appsv1.StatefulSetSpec{Selector: selector, Template: *original.DeepCopy(), ServiceName: name}},
+			&appsv1.DaemonSet{ObjectMeta: meta, Spec: appsv1.DaemonSetSpec{Selector: selector, Template: *original.DeepCopy()}},
+		}
+		for _, before := range objects {
+			ref := kube.NewWorkload(before).Ref
+			t.Run(ref.String()+"/"+tplName, func(t *testing.T) {
+				client := fake.NewClientset(before.DeepCopyObject())
+				get := func() *kube.Workload {
+					t.Helper()
+					w, err := kube.GetWorkload(ctx, client, ns, ref)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return w
+				}
+				h, err := Acquire(ctx, client, ns, ref, "me", clock.NewFake(t0))
+				if err != nil {
+					t.Fatal(err)
+				}
+				wrapped, err := WrapWorkload(ctx, client, ns, ref, WrapOptions{Container: "app", ProcArgv: []string{"node", "server.js"}, Hold: time.Minute, Session: "me"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, ok := supervisedArgv(wrapped.Template().Spec.Containers[len(original.Spec.Containers)-1].Command); !ok {
+					t.Fatalf("the container is not wrapped: %+v", wrapped.Template().Spec.Containers)
+				}
+				if session, ok := WrappedSession(get().Meta()); !ok || session != "me" || HolderOf(get().Meta(), t0).Identity != "me" {
+					t.Fatalf("WrappedSession = %q, %v; holder %v", session, ok, HolderOf(get().Meta(), t0))
+				}
+				if restored, err := RestoreWorkloadAs(ctx, client, ns, ref, RestoreOptions{Identity: "me", Clock: clock.NewFake(t0)}); err != nil || !restored {
+					t.Fatalf("RestoreWorkloadAs = %v, %v", restored, err)
+				}
+				if err := h.Release(ctx); err != nil {
+					t.Fatal(err)
+				}
+				after := get()
+				// (The fake API server's own bookkeeping aside, as a real one's.)
+				after.Meta().ManagedFields, after.Meta().ResourceVersion = nil, ""
+				if !equality.Semantic.DeepEqual(after.Object(), before) {
+					t.Fatalf("%s after the restore\n got %s\nwant %s", ref, toJSON(t, after.Object()), toJSON(t, before))
+				}
+			})
+		}
 	}
 }

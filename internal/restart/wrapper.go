@@ -11,18 +11,19 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/kindling-dev/kindling/internal/kube"
 	"github.com/kindling-dev/kindling/internal/runtime"
 	"github.com/kindling-dev/kindling/internal/transport"
 )
 
 // Wrapper runs the app under the restart supervisor and restarts it, whole process group and all, after
-// each sync. Prepare wraps the Deployment (see WrapDeployment; it does not wait for the rollout, and
+// each sync. Prepare wraps the workload (see WrapWorkload; it does not wait for the rollout, and
 // with a Hold the new pods stay unready until their first Reload), Restore unwraps it.
 type Wrapper struct {
-	Client     kubernetes.Interface
-	Namespace  string
-	Deployment string
-	Options    WrapOptions
+	Client    kubernetes.Interface
+	Namespace string
+	Workload  kube.Ref
+	Options   WrapOptions
 	// Ports are the TCP ports the app serves: a restart is done when each listens again. Prepare takes
 	// the container's declared TCP ports when none are given.
 	Ports []int32
@@ -33,14 +34,14 @@ type Wrapper struct {
 func (w *Wrapper) Name() string { return "wrapper" }
 
 func (w *Wrapper) Prepare(ctx context.Context) error {
-	d, err := WrapDeployment(ctx, w.Client, w.Namespace, w.Deployment, w.Options)
+	d, err := WrapWorkload(ctx, w.Client, w.Namespace, w.Workload, w.Options)
 	if err != nil {
 		return err
 	}
 	if len(w.Ports) > 0 {
 		return nil
 	}
-	c, err := findContainer(&d.Spec.Template.Spec, w.Options.Container)
+	c, err := findContainer(&d.Template().Spec, w.Options.Container)
 	if err != nil {
 		return err
 	}
@@ -85,9 +86,9 @@ func (w *Wrapper) Reload(ctx context.Context, c transport.Execer) (Result, error
 		strings.TrimSpace(stderr.String()+" "+stdout.String()))
 }
 
-// Restore unwraps the Deployment on behalf of the session that holds it (Options.Session), and ends its
-// hold with the same update; a Deployment another live kindling holds now is left alone (*HeldError).
+// Restore unwraps the workload on behalf of the session that holds it (Options.Session), and ends its
+// hold with the same update; a workload another live kindling holds now is left alone (*HeldError).
 func (w *Wrapper) Restore(ctx context.Context) error {
-	_, err := RestoreDeploymentAs(ctx, w.Client, w.Namespace, w.Deployment, RestoreOptions{Identity: w.Options.Session})
+	_, err := RestoreWorkloadAs(ctx, w.Client, w.Namespace, w.Workload, RestoreOptions{Identity: w.Options.Session})
 	return err
 }

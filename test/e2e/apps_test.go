@@ -27,20 +27,29 @@ type app struct {
 // the app serves its first version before kindling runs.
 func (a app) deploy(t *testing.T, ns string, replicas int) string {
 	t.Helper()
+	a.apply(t, ns, "Deployment", map[string]any{"replicas": replicas})
+	WaitRollout(t, ns, a.name)
+	return a.name
+}
+
+// apply creates the app as a workload of kind (Deployment, StatefulSet, DaemonSet) with spec's fields
+// besides the selector and the template, and does not wait for it.
+func (a app) apply(t *testing.T, ns, kind string, spec map[string]any) {
+	t.Helper()
 	container := map[string]any{
 		"name": "app", "image": RuntimesImage, "imagePullPolicy": "Never",
 		"command": a.command, "args": a.args, "env": a.env,
 		"ports":          []any{map[string]any{"containerPort": a.port}},
 		"readinessProbe": map[string]any{"tcpSocket": map[string]any{"port": a.port}, "periodSeconds": 1, "failureThreshold": 1},
 	}
-	spec := map[string]any{"terminationGracePeriodSeconds": 5, "containers": []any{container}}
-	seed := Seed(spec, container, a.name, a.dest, a.files)
+	podSpec := map[string]any{"terminationGracePeriodSeconds": 5, "containers": []any{container}}
+	seed := Seed(podSpec, container, a.name, a.dest, a.files)
 	labels := map[string]any{"app": a.name}
+	spec["selector"] = map[string]any{"matchLabels": labels}
+	spec["template"] = map[string]any{"metadata": map[string]any{"labels": labels}, "spec": podSpec}
 	objs := []any{
 		seed,
-		map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": a.name},
-			"spec": map[string]any{"replicas": replicas, "selector": map[string]any{"matchLabels": labels},
-				"template": map[string]any{"metadata": map[string]any{"labels": labels}, "spec": spec}}},
+		map[string]any{"apiVersion": "apps/v1", "kind": kind, "metadata": map[string]any{"name": a.name}, "spec": spec},
 	}
 	for _, o := range objs {
 		b, err := json.Marshal(o)
@@ -49,8 +58,6 @@ func (a app) deploy(t *testing.T, ns string, replicas int) string {
 		}
 		Apply(t, ns, string(b))
 	}
-	WaitRollout(t, ns, a.name)
-	return a.name
 }
 
 // source writes the app's files into a new local directory, the --src of the test.

@@ -951,30 +951,36 @@ func WaitHTTPBody(t testing.TB, ns, deploy string, port int, path, want string, 
 			last = err.Error()
 			return false
 		}
-		var answers []string
-		good, ready := 0, 0
-		for _, p := range pods {
-			if !podReady(&p) {
-				continue
-			}
-			ready++
-			status, body, err := HTTPGetContext(ctx(t), ns, p.Name, port, path)
-			switch {
-			case err != nil:
-				answers = append(answers, fmt.Sprintf("%s: %v", p.Name, err))
-			case status != http.StatusOK || !strings.Contains(body, want):
-				answers = append(answers, fmt.Sprintf("%s: %d %q", p.Name, status, truncate(body, 200)))
-			default:
-				good++
-			}
-		}
-		last = fmt.Sprintf("%d/%d Ready pods serve %q; %s; pods: %s", good, ready, want, strings.Join(answers, "; "), describePods(pods))
+		good, ready, answers := serving(ctx(t), ns, pods, port, path, want, podReady)
+		last = fmt.Sprintf("%d/%d Ready pods serve %q; %s; pods: %s", good, ready, want, answers, describePods(pods))
 		return ready > 0 && good == ready
 	})
 	if !ok {
 		t.Fatalf("%s/%s did not serve %q on :%d%s within %v: %s", ns, deploy, want, port, path, timeout, last)
 	}
 	return time.Since(start)
+}
+
+// serving asks each pod that counts (of pods) for GET path on port: good of them answered 200 with a
+// body containing want; answers says what the others answered.
+func serving(c context.Context, ns string, pods []corev1.Pod, port int, path, want string, counts func(*corev1.Pod) bool) (good, asked int, answers string) {
+	var bad []string
+	for _, p := range pods {
+		if !counts(&p) {
+			continue
+		}
+		asked++
+		status, body, err := HTTPGetContext(c, ns, p.Name, port, path)
+		switch {
+		case err != nil:
+			bad = append(bad, fmt.Sprintf("%s: %v", p.Name, err))
+		case status != http.StatusOK || !strings.Contains(body, want):
+			bad = append(bad, fmt.Sprintf("%s: %d %q", p.Name, status, truncate(body, 200)))
+		default:
+			good++
+		}
+	}
+	return good, asked, strings.Join(bad, "; ")
 }
 
 func truncate(s string, n int) string {
