@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -25,7 +26,7 @@ func (c *Client) RunBeside(ctx context.Context, pod *corev1.Pod, container, imag
 		TargetContainerName: container,
 		EphemeralContainerCommon: corev1.EphemeralContainerCommon{
 			Name: name, Image: image, ImagePullPolicy: corev1.PullIfNotPresent,
-			Command:         []string{"/bin/busybox", "sh", "-c", script},
+			Command:         Literal("/bin/busybox", "sh", "-c", script),
 			SecurityContext: NobodyContext(),
 		},
 	})
@@ -35,11 +36,15 @@ func (c *Client) RunBeside(ctx context.Context, pod *corev1.Pod, container, imag
 	}
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		got, err := pods.Get(ctx, pod.Name, metav1.GetOptions{})
+		// (list, not get: the pods are what kindling may list and watch.)
+		list, err := pods.List(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + pod.Name})
 		if err != nil {
-			return nil, Explain(err, "get pods", pod.Namespace)
+			return nil, Explain(err, "list pods", pod.Namespace)
 		}
-		for _, s := range got.Status.EphemeralContainerStatuses {
+		if len(list.Items) == 0 {
+			return nil, fmt.Errorf("pod/%s went away while kindling read its processes; run kindling again", pod.Name)
+		}
+		for _, s := range list.Items[0].Status.EphemeralContainerStatuses {
 			if s.Name != name {
 				continue
 			}
@@ -72,4 +77,14 @@ func NobodyContext() *corev1.SecurityContext {
 		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 	}
+}
+
+// Literal is argv for a container's command that the kubelet runs as it is: it expands $(VAR) and turns $$
+// into $ in a command, so every $ is doubled.
+func Literal(argv ...string) []string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		out[i] = strings.ReplaceAll(a, "$", "$$")
+	}
+	return out
 }

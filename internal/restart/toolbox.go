@@ -55,7 +55,7 @@ func addToolbox(spec *corev1.PodSpec, c *corev1.Container, image string) {
 		Name:            toolboxVolume,
 		Image:           image,
 		ImagePullPolicy: corev1.PullIfNotPresent,
-		Command:         []string{"/bin/busybox", "sh", "-c", installToolbox, "kindling-toolbox", ToolboxDir},
+		Command:         kube.Literal("/bin/busybox", "sh", "-c", installToolbox, "kindling-toolbox", ToolboxDir),
 		VolumeMounts:    []corev1.VolumeMount{{Name: toolboxVolume, MountPath: ToolboxDir}},
 		SecurityContext: kube.NobodyContext(),
 	})
@@ -76,7 +76,7 @@ func addSeed(spec *corev1.PodSpec, c *corev1.Container, dest string, toolbox boo
 		Name:            seedVolume,
 		Image:           c.Image,
 		ImagePullPolicy: c.ImagePullPolicy,
-		Command:         []string{shell, "-c", seedDest, "kindling-seed", dest, seedDir, tools},
+		Command:         kube.Literal(shell, "-c", seedDest, "kindling-seed", dest, seedDir, tools),
 		VolumeMounts:    mounts,
 		SecurityContext: c.SecurityContext.DeepCopy(),
 	})

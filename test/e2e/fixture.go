@@ -80,6 +80,12 @@ const (
 	BareImage = "kindling.local/bare:v1"
 	// PauseImage is the pod sandbox image.
 	PauseImage = "kindling.local/pause:v1"
+	// ToolboxImage is kindling's helper image as the harness builds it: a static BusyBox at /bin/busybox,
+	// linked as every applet (passed as --helper-image: the default names a registry the tests cannot reach).
+	ToolboxImage = "kindling.local/toolbox:v1"
+	// ScratchGoImage holds only a static Go HTTP server, /app/server (hack/cluster/images/goserver), its
+	// entrypoint, which answers "scratch-go v0" on :8080.
+	ScratchGoImage = "kindling.local/scratch-go:v1"
 )
 
 // DefaultTimeout bounds the fixture's waits (rollouts, HTTP bodies) unless a helper takes its own timeout.

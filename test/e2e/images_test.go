@@ -1,0 +1,178 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// scratchDeployment is a Deployment of the scratch Go image, which sets no command (the image's entrypoint
+// runs). securityContext, when given, is the container's, as YAML flow mapping.
+func scratchDeployment(name, securityContext string) string {
+	sc := ""
+	if securityContext != "" {
+		sc = "\n        securityContext: " + securityContext
+	}
+	return fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: %[1]s
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: %[1]s}
+  template:
+    metadata:
+      labels: {app: %[1]s}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: app
+        image: %[2]s
+        imagePullPolicy: Never
+        ports: [{containerPort: 8080}]
+        readinessProbe:
+          tcpSocket: {port: 8080}
+          periodSeconds: 1
+          failureThreshold: 1%[3]s
+`, name, ScratchGoImage, sc)
+}
+
+// restrictedUser is a container security context the `restricted` Pod Security level admits.
+const restrictedUser = "{runAsUser: 1000, runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}, seccompProfile: {type: RuntimeDefault}}"
+
+// scratchSource is the local tree of the scratch image's server: its source, as a module.
+func scratchSource(t *testing.T) string {
+	t.Helper()
+	src := t.TempDir()
+	code, err := os.ReadFile(filepath.Join(RepoRoot(), "hack/cluster/images/goserver/main.go"))
+	must(t, err)
+	WriteLocalFile(t, src, "go.mod", "module example.com/scratchgo\n\ngo 1.21\n", 0o644)
+	WriteLocalFile(t, src, "main.go", string(code), 0o644)
+	return src
+}
+
+// syncScratchGo syncs three edits of the scratch Go server into deploy and stops kindling with Ctrl-C; the
+// template must then be exactly as before. It returns kindling's output.
+func syncScratchGo(t *testing.T, ns, deploy string) string {
+	t.Helper()
+	before := templateJSON(t, ns, deploy)
+	src := scratchSource(t)
+	p := startKindling(t, "sync", "-d", deploy, "-n", ns, "--src", src, "--restart", "--language", "go",
+		"--debounce", "100ms", "--helper-image", ToolboxImage)
+	waitOutput(t, p, "watching")
+	WaitHTTPBody(t, ns, deploy, 8080, "/", "scratch-go v0", DefaultTimeout)
+	for i := 1; i <= 3; i++ {
+		edit(t, src, "main.go", fmt.Sprintf("scratch-go v%d", i-1), fmt.Sprintf("scratch-go v%d", i))
+		took := WaitHTTPBody(t, ns, deploy, 8080, "/", fmt.Sprintf("scratch-go v%d", i), 2*time.Minute)
+		t.Logf("edit %d: save to serving (as the test's 200 ms polls see it) %v", i, took.Round(time.Millisecond))
+	}
+	p.Stop(t, syscall.SIGINT)
+	if after := templateJSON(t, ns, deploy); after != before {
+		t.Fatalf("the template after Ctrl-C differs:\n got %s\nwant %s\n%s", after, before, p.Output())
+	}
+	return p.Output()
+}
+
+// TestScratchGoImageThroughTheToolbox: a Go server on an image with nothing but its binary (no shell, no
+// tar, no coreutils) is synced with --restart --language go: kindling reads its processes beside it, brings
+// BusyBox through an init container, and three edits are served; Ctrl-C leaves the template exact.
+func TestScratchGoImageThroughTheToolbox(t *testing.T) {
+	t.Parallel()
+	ns := Namespace(t)
+	deploy := DeployApp(t, ns, scratchDeployment("scratchgo", ""))
+	out := syncScratchGo(t, ns, deploy)
+	for _, want := range []string{"has no shell", "runtime Go", "/app/server"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("kindling did not say %q:\n%s", want, out)
+		}
+	}
+	t.Logf("kindling:\n%s", out)
+}
+
+// TestNonRootContainerUnderRestricted: the scratch server run as user 1000 (runAsNonRoot) over its
+// root-owned /app, in a namespace that enforces the `restricted` Pod Security level: kindling gives the user
+// a copy of /app it owns (an init container running as that user, which the level admits), the synced
+// binary is that user's, three edits are served, and Ctrl-C leaves the template exact.
+func TestNonRootContainerUnderRestricted(t *testing.T) {
+	t.Parallel()
+	ns := Namespace(t)
+	enforce(t, ns, "restricted")
+	deploy := DeployApp(t, ns, scratchDeployment("nonroot", restrictedUser))
+	src := scratchSource(t)
+	before := templateJSON(t, ns, deploy)
+	p := startKindling(t, "sync", "-d", deploy, "-n", ns, "--src", src, "--restart", "--language", "go",
+		"--debounce", "100ms", "--helper-image", ToolboxImage)
+	waitOutput(t, p, "watching")
+	if !strings.Contains(p.Output(), "user 1000 cannot write /app") {
+		t.Fatalf("kindling did not say it gives user 1000 a copy of /app:\n%s", p.Output())
+	}
+	for i := 1; i <= 3; i++ {
+		edit(t, src, "main.go", fmt.Sprintf("scratch-go v%d", i-1), fmt.Sprintf("scratch-go v%d", i))
+		WaitHTTPBody(t, ns, deploy, 8080, "/", fmt.Sprintf("scratch-go v%d", i), 2*time.Minute)
+	}
+	pod := Pod(t, ns, deploy)
+	dbg := DebugContainer(t, ns, pod, "app")
+	if owner := MustExec(t, ns, pod, dbg, "stat", "-c", "%u %a", "/proc/1/root/app/server"); owner != "1000 755\n" {
+		t.Errorf("the synced binary's owner and mode: %q, want the container user's and executable", owner)
+	}
+	p.Stop(t, syscall.SIGINT)
+	if after := templateJSON(t, ns, deploy); after != before {
+		t.Fatalf("the template after Ctrl-C differs:\n got %s\nwant %s", after, before)
+	}
+}
+
+// TestPodSecurityRefusalIsClear: a root app whose namespace was moved to the `restricted` Pod Security level
+// after its pods started (they run on; new ones are refused): --restart's rollout cannot create a pod, and
+// kindling says so at once in one line naming the level's reason and the fix, and restores the template.
+func TestPodSecurityRefusalIsClear(t *testing.T) {
+	t.Parallel()
+	ns := Namespace(t)
+	deploy := DeployApp(t, ns, SimpleDeployment(rbacApp.name, RuntimesImage, "/", 8080, "sh", "-c", "mkdir -p /app && echo 'print(1)' > /app/server.py && exec python3 -m http.server 8080"))
+	before := templateJSON(t, ns, deploy)
+	enforce(t, ns, "restricted")
+	src := t.TempDir()
+	WriteLocalFile(t, src, "server.py", pythonServer, 0o644)
+	start := time.Now()
+	out, err := KindlingCmd(t, "sync", "-d", deploy, "-n", ns, "--src", src, "--restart", "--language", "python", "--once").CombinedOutput()
+	took := time.Since(start)
+	if err == nil {
+		t.Fatalf("kindling succeeded where the cluster refuses the wrapped pods:\n%s", out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var refusal string
+	for _, l := range lines {
+		if strings.Contains(l, "refuses the pods") {
+			refusal = l
+		}
+	}
+	for _, want := range []string{"violates PodSecurity", "restricted", "runAsNonRoot"} {
+		if !strings.Contains(refusal, want) {
+			t.Errorf("the refusal %q does not name %q; output:\n%s", refusal, want, out)
+		}
+	}
+	if took > 60*time.Second {
+		t.Errorf("the refusal took %v; it must come at once", took)
+	}
+	if after := templateJSON(t, ns, deploy); after != before {
+		t.Fatalf("the template after the refusal differs:\n got %s\nwant %s", after, before)
+	}
+}
+
+// enforce labels the namespace with a Pod Security level to enforce.
+func enforce(t *testing.T, ns, level string) {
+	t.Helper()
+	n, err := Clientset().CoreV1().Namespaces().Get(t.Context(), ns, metav1.GetOptions{})
+	must(t, err)
+	n.Labels["pod-security.kubernetes.io/enforce"] = level
+	_, err = Clientset().CoreV1().Namespaces().Update(t.Context(), n, metav1.UpdateOptions{})
+	must(t, err)
+}
