@@ -26,6 +26,7 @@ const (
 	toolboxVolume = "kindling-toolbox"
 	seedVolume    = "kindling-dest"
 	seedDir       = "/.kindling/seed"
+	seedTree      = "tree"
 	// toolboxPath is the PATH of kindling's commands in a toolbox container: the toolbox first, then the
 	// directories a container's PATH has by default.
 	toolboxPath = "PATH=" + ToolboxDir + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -39,13 +40,16 @@ cd "$1"
 for applet in $(./busybox --list); do [ "$applet" = busybox ] || ./busybox ln -f busybox "$applet"; done`
 
 // seedDest copies the image's $1 into the emptyDir $2 that replaces it, as the app's own user, so that the
-// copies are that user's; $3, when given, is the toolbox to take tar or cp from.
+// copies are that user's; $3, when given, is the toolbox to take tar or cp from. The copy goes to a directory
+// of the user's own in the emptyDir (seedTree, which the app mounts): the emptyDir's root is root's, and
+// giving it $1's mode and times would be refused.
 const seedDest = `[ -z "$3" ] || PATH=$3:$PATH
+mkdir -p "$2/` + seedTree + `"
 [ -d "$1" ] || exit 0
 if command -v tar >/dev/null 2>&1; then
-	(cd "$1" && tar cf - .) | (cd "$2" && tar xpf -)
+	(cd "$1" && tar cf - .) | (cd "$2/` + seedTree + `" && tar xpf -)
 else
-	cp -R -p "$1/." "$2/"
+	cp -R -p "$1/." "$2/` + seedTree + `/"
 fi`
 
 // addToolbox gives the pod the toolbox and mounts it into c; it returns the shell c runs the supervisor with.
@@ -80,7 +84,7 @@ func addSeed(spec *corev1.PodSpec, c *corev1.Container, dest string, toolbox boo
 		VolumeMounts:    mounts,
 		SecurityContext: c.SecurityContext.DeepCopy(),
 	})
-	c.VolumeMounts = setMount(c.VolumeMounts, corev1.VolumeMount{Name: seedVolume, MountPath: dest})
+	c.VolumeMounts = setMount(c.VolumeMounts, corev1.VolumeMount{Name: seedVolume, MountPath: dest, SubPath: seedTree})
 }
 
 // removeAdditions undoes addToolbox and addSeed.

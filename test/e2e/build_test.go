@@ -56,22 +56,23 @@ func TestGoBuildSyncsTheBinary(t *testing.T) {
 	}
 }
 
-// TestBareImageIsRefusedClearly: an image with no shell and no tar (distroless, scratch) is detected up
-// front, before anything in the cluster changes, with one line naming the options.
-func TestBareImageIsRefusedClearly(t *testing.T) {
+// TestBareImageWithoutRestartIsRefusedClearly: without --restart, an image with no shell and no tar
+// (distroless, scratch) is refused up front, before anything in the cluster changes, with one line saying
+// what makes it work.
+func TestBareImageWithoutRestartIsRefusedClearly(t *testing.T) {
 	ns := Namespace(t)
 	deploy := DeployApp(t, ns, SimpleDeployment("bare", BareImage, "/", 0, "/idle"))
 	before := templateJSON(t, ns, deploy)
 	src := t.TempDir()
 	WriteLocalFile(t, src, "main.go", "package main\n", 0o644)
-	out, err := KindlingCmd(t, "sync", "-d", deploy, "-n", ns, "--src", src, "--restart", "--language", "go", "--once").CombinedOutput()
+	out, err := KindlingCmd(t, "sync", "-d", deploy, "-n", ns, "--src", src, "--once").CombinedOutput()
 	var exitErr *exec.ExitError
 	if !errors.As(err, &exitErr) {
-		t.Fatalf("kindling accepted an image without a shell:\n%s", out)
+		t.Fatalf("kindling synced into an image without a shell, without --restart:\n%s", out)
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	last := lines[len(lines)-1]
-	for _, want := range []string{"has no sh", "debug", "busybox"} {
+	for _, want := range []string{"has no sh", "--restart", "--helper-image"} {
 		if !strings.Contains(last, want) {
 			t.Errorf("the refusal %q does not mention %q", last, want)
 		}

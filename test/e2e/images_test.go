@@ -119,10 +119,40 @@ func TestNonRootContainerUnderRestricted(t *testing.T) {
 		edit(t, src, "main.go", fmt.Sprintf("scratch-go v%d", i-1), fmt.Sprintf("scratch-go v%d", i))
 		WaitHTTPBody(t, ns, deploy, 8080, "/", fmt.Sprintf("scratch-go v%d", i), 2*time.Minute)
 	}
+	// (Through the wrapped pod's toolbox: the level refuses a debug container that runs as root.)
 	pod := Pod(t, ns, deploy)
-	dbg := DebugContainer(t, ns, pod, "app")
-	if owner := MustExec(t, ns, pod, dbg, "stat", "-c", "%u %a", "/proc/1/root/app/server"); owner != "1000 755\n" {
+	if owner := MustExec(t, ns, pod, "app", "/.kindling/toolbox/stat", "-c", "%u %a", "/app/server"); owner != "1000 755\n" {
 		t.Errorf("the synced binary's owner and mode: %q, want the container user's and executable", owner)
+	}
+	p.Stop(t, syscall.SIGINT)
+	if after := templateJSON(t, ns, deploy); after != before {
+		t.Fatalf("the template after Ctrl-C differs:\n got %s\nwant %s", after, before)
+	}
+}
+
+// TestNonRootPythonOverARootOwnedDirectory: a Python app run as user 1000 from /srv, a directory of its image
+// that root owns: kindling finds, with the image's own shell, that the user cannot write it, gives the user a
+// copy (an init container of the image, as that user), and the synced app is served and restarted.
+func TestNonRootPythonOverARootOwnedDirectory(t *testing.T) {
+	t.Parallel()
+	ns := Namespace(t)
+	// (No readiness probe: the app starts only once its file is synced.)
+	manifest := SimpleDeployment("pynonroot", RuntimesImage, "/", 0, waitForFile("/srv/server.py", "python3", "/srv/server.py")...)
+	manifest = strings.Replace(manifest, "        imagePullPolicy: Never", "        imagePullPolicy: Never\n        securityContext: "+restrictedUser, 1)
+	deploy := DeployApp(t, ns, manifest)
+	before := templateJSON(t, ns, deploy)
+	src := t.TempDir()
+	WriteLocalFile(t, src, "server.py", pythonServer, 0o644)
+	p := startKindling(t, "sync", "-d", deploy, "-n", ns, "--src", src, "--dest", "/srv", "--restart", "--debounce", "100ms")
+	waitOutput(t, p, "watching")
+	if !strings.Contains(p.Output(), "user 1000 cannot write /srv") {
+		t.Fatalf("kindling did not say it gives user 1000 a copy of /srv:\n%s", p.Output())
+	}
+	WaitHTTPBody(t, ns, deploy, 8080, "/", "python v1", DefaultTimeout)
+	edit(t, src, "server.py", "python v1", "python v2")
+	WaitHTTPBody(t, ns, deploy, 8080, "/", "python v2", DefaultTimeout)
+	if owner := MustExec(t, ns, Pod(t, ns, deploy), "app", "stat", "-c", "%u", "/srv/server.py"); owner != "1000\n" {
+		t.Errorf("the synced file's owner: %q, want the container user", owner)
 	}
 	p.Stop(t, syscall.SIGINT)
 	if after := templateJSON(t, ns, deploy); after != before {
