@@ -287,7 +287,7 @@ func WrapWorkload(ctx context.Context, client kubernetes.Interface, namespace st
 			Unwrap(w.Template(), wrappedContainer, original)
 		}
 		if err := Wrap(w.Template(), opts); err != nil {
-			return fmt.Errorf("%s/%s: %w", namespace, ref, err)
+			return err // named by the caller's message below
 		}
 		d.Annotations[AnnotationContainer] = opts.Container
 		d.Annotations[AnnotationSession] = opts.Session
