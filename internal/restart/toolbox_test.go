@@ -2,7 +2,12 @@ package restart
 
 import (
 	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -85,5 +90,52 @@ func TestToolboxExec(t *testing.T) {
 	}
 	if e.Target() != "pod/x/c" {
 		t.Errorf("target %q", e.Target())
+	}
+}
+
+// The supervisor in an image without tools (--tools DIR first): it takes sleep, setsid, mkfifo, … from DIR,
+// and the app it starts and restarts sees the PATH of the container, not DIR.
+func TestSupervisorWithToolsKeepsTheAppsPath(t *testing.T) {
+	busybox, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Fatal("busybox not found: install it with `apt-get install -y busybox`")
+	}
+	tools := t.TempDir()
+	if out, err := exec.Command(busybox, "--install", "-s", tools).CombinedOutput(); err != nil {
+		t.Fatalf("busybox --install -s %s: %v: %s", tools, err, out)
+	}
+	dir := t.TempDir()
+	script, state, seen := filepath.Join(dir, "supervisor"), filepath.Join(dir, "state"), filepath.Join(dir, "path")
+	if err := os.WriteFile(script, []byte(SupervisorScript()), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	app := `echo "$PATH" >>"$1"; exec "$2/sleep" 1000`
+	cmd := exec.Command(tools+"/sh", script, "run", "--tools", tools, "--state-dir", state, "--",
+		tools+"/sh", "-c", app, "app", seen, tools)
+	cmd.Env = []string{"PATH=/image/bin"}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	restart := exec.Command(tools+"/sh", script, "restart", "--state-dir", state, "--timeout", "10")
+	restart.Env = []string{"PATH=" + tools}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, _ := os.ReadFile(seen)
+		if len(b) > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	out, err := restart.CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "restarted ") {
+		t.Fatalf("restart: %v: %s", err, out)
+	}
+	b, _ := os.ReadFile(seen)
+	if got := strings.Fields(string(b)); len(got) != 2 || got[0] != "/image/bin" || got[1] != "/image/bin" {
+		t.Fatalf("the app's PATH at its start and restart: %q, want the container's both times", got)
 	}
 }
