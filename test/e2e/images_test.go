@@ -68,7 +68,8 @@ func syncScratchGo(t *testing.T, ns, deploy string) string {
 	src := scratchSource(t)
 	p := startKindling(t, "sync", "-d", deploy, "-n", ns, "--src", src, "--restart", "--language", "go",
 		"--debounce", "100ms", "--helper-image", ToolboxImage)
-	waitOutput(t, p, "watching")
+	// The wrapped pod runs the synced build (the old pod, going away, serves the image's v0 too).
+	waitOutput(t, p, "restarted")
 	WaitHTTPBody(t, ns, deploy, 8080, "/", "scratch-go v0", DefaultTimeout)
 	for i := 1; i <= 3; i++ {
 		edit(t, src, "main.go", fmt.Sprintf("scratch-go v%d", i-1), fmt.Sprintf("scratch-go v%d", i))
