@@ -35,18 +35,25 @@ func testShells(t *testing.T) []testShell {
 	if err != nil {
 		t.Fatalf("dash not found: install it with `apt-get install -y dash`")
 	}
-	busybox, err := exec.LookPath("busybox")
-	if err != nil {
-		t.Fatalf("busybox not found: the supervisor must be tested under BusyBox ash; install it with `apt-get install -y busybox`")
-	}
-	applets := t.TempDir()
-	if out, err := exec.Command(busybox, "--install", "-s", applets).CombinedOutput(); err != nil {
-		t.Fatalf("busybox --install -s %s: %v: %s", applets, err, out)
-	}
+	busybox, applets := busyboxApplets(t)
 	return []testShell{
 		{name: "dash", argv: []string{dash}, path: os.Getenv("PATH"), resetsSignals: true},
 		{name: "busybox", argv: []string{busybox, "sh"}, path: applets + ":" + os.Getenv("PATH")},
 	}
+}
+
+// busyboxApplets returns the machine's busybox and a directory of links to it, one per applet.
+func busyboxApplets(t *testing.T) (busybox, dir string) {
+	t.Helper()
+	busybox, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Fatalf("busybox not found: the supervisor must be tested under BusyBox ash; install it with `apt-get install -y busybox`")
+	}
+	dir = t.TempDir()
+	if out, err := exec.Command(busybox, "--install", "-s", dir).CombinedOutput(); err != nil {
+		t.Fatalf("busybox --install -s %s: %v: %s", dir, err, out)
+	}
+	return busybox, dir
 }
 
 // testSupervisor is the supervisor script running in `run` mode, as a child of the test (not as PID 1:

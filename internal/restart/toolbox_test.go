@@ -96,14 +96,7 @@ func TestToolboxExec(t *testing.T) {
 // The supervisor in an image without tools (--tools DIR first): it takes sleep, setsid, mkfifo, … from DIR,
 // and the app it starts and restarts sees the PATH of the container, not DIR.
 func TestSupervisorWithToolsKeepsTheAppsPath(t *testing.T) {
-	busybox, err := exec.LookPath("busybox")
-	if err != nil {
-		t.Fatal("busybox not found: install it with `apt-get install -y busybox`")
-	}
-	tools := t.TempDir()
-	if out, err := exec.Command(busybox, "--install", "-s", tools).CombinedOutput(); err != nil {
-		t.Fatalf("busybox --install -s %s: %v: %s", tools, err, out)
-	}
+	_, tools := busyboxApplets(t)
 	dir := t.TempDir()
 	script, state, seen := filepath.Join(dir, "supervisor"), filepath.Join(dir, "state"), filepath.Join(dir, "path")
 	if err := os.WriteFile(script, []byte(SupervisorScript()), 0o755); err != nil {

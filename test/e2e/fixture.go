@@ -451,7 +451,7 @@ func Logs(t testing.TB, ns, pod, container string, previous bool) string {
 }
 
 // SimpleDeployment returns the manifest of a one-replica Deployment `name` (label app=name) with one container
-// `app` running argv from image in workDir, with imagePullPolicy Never and a 1 s termination grace period.
+// `app` running argv (none: the image's entrypoint) from image in workDir, with imagePullPolicy Never and a 1 s termination grace period.
 // A readiness probe on port is added when port > 0 (TCP). Extend or write the YAML by hand for anything else.
 func SimpleDeployment(name, image, workDir string, port int, argv ...string) string {
 	q := func(s string) string { return fmt.Sprintf("%q", s) }
@@ -472,6 +472,10 @@ func SimpleDeployment(name, image, workDir string, port int, argv ...string) str
 	if workDir != "" {
 		wd = "\n        workingDir: " + q(workDir)
 	}
+	command := ""
+	if len(cmd) > 0 {
+		command = "\n        command: [" + strings.Join(cmd, ", ") + "]"
+	}
 	return fmt.Sprintf(`apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -488,9 +492,8 @@ spec:
       containers:
       - name: app
         image: %[2]s
-        imagePullPolicy: Never
-        command: [%[3]s]%[4]s%[5]s
-`, name, image, strings.Join(cmd, ", "), wd, probe)
+        imagePullPolicy: Never%[3]s%[4]s%[5]s
+`, name, image, command, wd, probe)
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -14,36 +14,18 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// scratchDeployment is a Deployment of the scratch Go image, which sets no command (the image's entrypoint
-// runs). securityContext, when given, is the container's, as YAML flow mapping.
-func scratchDeployment(name, securityContext string) string {
-	sc := ""
-	if securityContext != "" {
-		sc = "\n        securityContext: " + securityContext
+// withSecurityContext gives the app container of a SimpleDeployment manifest a security context (YAML).
+func withSecurityContext(manifest, sc string) string {
+	return strings.Replace(manifest, "        imagePullPolicy: Never", "        imagePullPolicy: Never\n        securityContext: "+sc, 1)
+}
+
+// stopExact stops kindling with Ctrl-C and requires the template to be what it was before it started.
+func stopExact(t *testing.T, p *syncProc, ns, deploy, before string) {
+	t.Helper()
+	p.Stop(t, syscall.SIGINT)
+	if after := templateJSON(t, ns, deploy); after != before {
+		t.Fatalf("the template after Ctrl-C differs:\n got %s\nwant %s\n%s", after, before, p.Output())
 	}
-	return fmt.Sprintf(`apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: %[1]s
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {app: %[1]s}
-  template:
-    metadata:
-      labels: {app: %[1]s}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: app
-        image: %[2]s
-        imagePullPolicy: Never
-        ports: [{containerPort: 8080}]
-        readinessProbe:
-          tcpSocket: {port: 8080}
-          periodSeconds: 1
-          failureThreshold: 1%[3]s
-`, name, ScratchGoImage, sc)
 }
 
 // restrictedUser is a container security context the `restricted` Pod Security level admits.
@@ -60,9 +42,9 @@ func scratchSource(t *testing.T) string {
 	return src
 }
 
-// syncScratchGo syncs three edits of the scratch Go server into deploy and stops kindling with Ctrl-C; the
-// template must then be exactly as before. It returns kindling's output.
-func syncScratchGo(t *testing.T, ns, deploy string) string {
+// syncScratchGo syncs three edits of the scratch Go server into deploy, runs beforeStop (if any), and stops
+// kindling with Ctrl-C; the template must then be exactly as before. It returns kindling's output.
+func syncScratchGo(t *testing.T, ns, deploy string, beforeStop func(p *syncProc)) string {
 	t.Helper()
 	before := templateJSON(t, ns, deploy)
 	src := scratchSource(t)
@@ -76,10 +58,10 @@ func syncScratchGo(t *testing.T, ns, deploy string) string {
 		took := WaitHTTPBody(t, ns, deploy, 8080, "/", fmt.Sprintf("scratch-go v%d", i), 2*time.Minute)
 		t.Logf("edit %d: save to serving (as the test's 200 ms polls see it) %v", i, took.Round(time.Millisecond))
 	}
-	p.Stop(t, syscall.SIGINT)
-	if after := templateJSON(t, ns, deploy); after != before {
-		t.Fatalf("the template after Ctrl-C differs:\n got %s\nwant %s\n%s", after, before, p.Output())
+	if beforeStop != nil {
+		beforeStop(p)
 	}
+	stopExact(t, p, ns, deploy, before)
 	return p.Output()
 }
 
@@ -89,8 +71,8 @@ func syncScratchGo(t *testing.T, ns, deploy string) string {
 func TestScratchGoImageThroughTheToolbox(t *testing.T) {
 	t.Parallel()
 	ns := Namespace(t)
-	deploy := DeployApp(t, ns, scratchDeployment("scratchgo", ""))
-	out := syncScratchGo(t, ns, deploy)
+	deploy := DeployApp(t, ns, SimpleDeployment("scratchgo", ScratchGoImage, "", 8080))
+	out := syncScratchGo(t, ns, deploy, nil)
 	for _, want := range []string{"has no shell", "runtime Go", "/app/server"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("kindling did not say %q:\n%s", want, out)
@@ -107,28 +89,16 @@ func TestNonRootContainerUnderRestricted(t *testing.T) {
 	t.Parallel()
 	ns := Namespace(t)
 	enforce(t, ns, "restricted")
-	deploy := DeployApp(t, ns, scratchDeployment("nonroot", restrictedUser))
-	src := scratchSource(t)
-	before := templateJSON(t, ns, deploy)
-	p := startKindling(t, "sync", "-d", deploy, "-n", ns, "--src", src, "--restart", "--language", "go",
-		"--debounce", "100ms", "--helper-image", ToolboxImage)
-	waitOutput(t, p, "watching")
-	if !strings.Contains(p.Output(), "user 1000 cannot write /app") {
-		t.Fatalf("kindling did not say it gives user 1000 a copy of /app:\n%s", p.Output())
-	}
-	for i := 1; i <= 3; i++ {
-		edit(t, src, "main.go", fmt.Sprintf("scratch-go v%d", i-1), fmt.Sprintf("scratch-go v%d", i))
-		WaitHTTPBody(t, ns, deploy, 8080, "/", fmt.Sprintf("scratch-go v%d", i), 2*time.Minute)
-	}
-	// (Through the wrapped pod's toolbox: the level refuses a debug container that runs as root.)
-	pod := Pod(t, ns, deploy)
-	if owner := MustExec(t, ns, pod, "app", "/.kindling/toolbox/stat", "-c", "%u %a", "/app/server"); owner != "1000 755\n" {
-		t.Errorf("the synced binary's owner and mode: %q, want the container user's and executable", owner)
-	}
-	p.Stop(t, syscall.SIGINT)
-	if after := templateJSON(t, ns, deploy); after != before {
-		t.Fatalf("the template after Ctrl-C differs:\n got %s\nwant %s", after, before)
-	}
+	deploy := DeployApp(t, ns, withSecurityContext(SimpleDeployment("nonroot", ScratchGoImage, "", 8080), restrictedUser))
+	syncScratchGo(t, ns, deploy, func(p *syncProc) {
+		if !strings.Contains(p.Output(), "user 1000 cannot write /app") {
+			t.Errorf("kindling did not say it gives user 1000 a copy of /app:\n%s", p.Output())
+		}
+		// (Through the wrapped pod's toolbox: the level refuses a debug container, which runs as root.)
+		if owner := MustExec(t, ns, Pod(t, ns, deploy), "app", "/.kindling/toolbox/stat", "-c", "%u %a", "/app/server"); owner != "1000 755\n" {
+			t.Errorf("the synced binary's owner and mode: %q, want the container user's and executable", owner)
+		}
+	})
 }
 
 // TestNonRootPythonOverARootOwnedDirectory: a Python app run as user 1000 from /srv, a directory of its image
@@ -139,8 +109,7 @@ func TestNonRootPythonOverARootOwnedDirectory(t *testing.T) {
 	ns := Namespace(t)
 	// (No readiness probe: the app starts only once its file is synced.)
 	manifest := SimpleDeployment("pynonroot", RuntimesImage, "/", 0, waitForFile("/srv/server.py", "python3", "/srv/server.py")...)
-	manifest = strings.Replace(manifest, "        imagePullPolicy: Never", "        imagePullPolicy: Never\n        securityContext: "+restrictedUser, 1)
-	deploy := DeployApp(t, ns, manifest)
+	deploy := DeployApp(t, ns, withSecurityContext(manifest, restrictedUser))
 	before := templateJSON(t, ns, deploy)
 	src := t.TempDir()
 	WriteLocalFile(t, src, "server.py", pythonServer, 0o644)
@@ -155,10 +124,7 @@ func TestNonRootPythonOverARootOwnedDirectory(t *testing.T) {
 	if owner := MustExec(t, ns, Pod(t, ns, deploy), "app", "stat", "-c", "%u", "/srv/server.py"); owner != "1000\n" {
 		t.Errorf("the synced file's owner: %q, want the container user", owner)
 	}
-	p.Stop(t, syscall.SIGINT)
-	if after := templateJSON(t, ns, deploy); after != before {
-		t.Fatalf("the template after Ctrl-C differs:\n got %s\nwant %s", after, before)
-	}
+	stopExact(t, p, ns, deploy, before)
 }
 
 // TestPodSecurityRefusalIsClear: a root app whose namespace was moved to the `restricted` Pod Security level
