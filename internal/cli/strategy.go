@@ -9,7 +9,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -53,18 +52,20 @@ func planRestart(ctx context.Context, out io.Writer, o syncOptions, client *clus
 	}
 	var procs []runtime.Process
 	var e transport.Execer
-	toolbox := ""
+	toolbox, appUser := "", ""
 	if len(pods) > 0 {
 		e = client.exec(pods[0].Namespace, pods[0].Name, t.container)
 		if _, err := transport.NewShell(e).Probe(ctx); errors.Is(err, transport.ErrNoShell) {
 			// No shell (distroless, scratch): kindling brings its own, and reads the processes beside the app.
 			fmt.Fprintf(out, "kindling: %s has no shell: the restart supervisor and kindling's commands run on a static BusyBox from %s (an init container; the app keeps its own argv, env and user)\n", e.Target(), o.helperImage)
 			toolbox, e = o.helperImage, nil
-			raw, err := client.RunBeside(ctx, &pods[0], t.container, toolbox, runtime.ProcScript)
+			raw, err := client.RunBeside(ctx, &pods[0], t.container, toolbox, appUserScript+runtime.ProcScript)
 			if err != nil {
 				return nil, err
 			}
-			procs, _ = runtime.ParseProcs(raw)
+			uid, table, _ := bytes.Cut(raw, []byte("\n"))
+			appUser = string(uid)
+			procs, _ = runtime.ParseProcs(table)
 		} else if err != nil {
 			return nil, err
 		} else {
@@ -98,7 +99,7 @@ func planRestart(ctx context.Context, out io.Writer, o syncOptions, client *clus
 			return p, err
 		}
 	}
-	seed, user, err := seedFor(ctx, out, e, d, t.container, p.dest)
+	seed, user, err := seedFor(ctx, out, e, appUser, d, t.container, p.dest)
 	if err != nil {
 		return p, err
 	}
@@ -148,15 +149,15 @@ func planRestart(ctx context.Context, out io.Writer, o syncOptions, client *clus
 }
 
 // seedFor is the directory to give the container's user as a seeded emptyDir (see restart.WrapOptions.Seed):
-// dest when that user cannot write it, else "". Without a shell to ask (e nil), a container that runs as a
-// user other than root by its spec is taken as unable to write an image's directory.
-func seedFor(ctx context.Context, out io.Writer, e transport.Execer, d *kube.Workload, container, dest string) (seed, user string, err error) {
+// dest when that user cannot write it, else "". Without a shell to ask (e nil), appUser is the app's user as
+// its process showed it, and any user but root is taken as unable to write an image's directory. A dest on
+// a volume of the pod's is left to the volume's owner: an emptyDir cannot take its place.
+func seedFor(ctx context.Context, out io.Writer, e transport.Execer, appUser string, d *kube.Workload, container, dest string) (seed, user string, err error) {
 	if e == nil {
-		uid := runAsUser(d, container)
-		if uid == nil || *uid == 0 {
+		if appUser == "" || appUser == "0" {
 			return "", "", nil
 		}
-		user = strconv.FormatInt(*uid, 10)
+		user = appUser
 	} else {
 		var stdout bytes.Buffer
 		if err := e.Exec(ctx, []string{"sh", "-c", writableScript, "kindling", dest}, nil, &stdout, io.Discard); err != nil {
@@ -168,9 +169,19 @@ func seedFor(ctx context.Context, out io.Writer, e transport.Execer, d *kube.Wor
 		}
 		user = id
 	}
+	for _, m := range containerSpec(d, container).VolumeMounts {
+		if mp := path.Clean(m.MountPath); path.Clean(dest) == mp || strings.HasPrefix(path.Clean(dest), strings.TrimSuffix(mp, "/")+"/") {
+			return "", "", usagef("user %s cannot write %s, on the volume %q (mounted at %s): give the user write access to it (fsGroup in the pod's securityContext), or pick another --dest",
+				user, dest, m.Name, m.MountPath)
+		}
+	}
 	fmt.Fprintf(out, "kindling: user %s cannot write %s: each new pod gets %s as an emptyDir filled with the image's copy by an init container that runs as that user\n", user, dest, dest)
 	return dest, user, nil
 }
+
+// appUserScript prints the real user ID of the container's PID 1 (its app) on a line of its own.
+const appUserScript = `while read -r key uid _; do [ "$key" = Uid: ] && echo "$uid" && break; done </proc/1/status
+`
 
 // writableScript prints "writable UID" when the container's user may write $1 (or create it), else
 // "unwritable UID".
@@ -179,17 +190,6 @@ d=$1
 while [ ! -e "$d" ] && [ "$d" != / ]; do d=$(dirname "$d"); done
 if [ -w "$d" ]; then echo "writable $uid"; else echo "unwritable $uid"; fi`
 
-// runAsUser is the user the container runs as by its spec (its own security context, else the pod's), nil
-// when the image decides.
-func runAsUser(d *kube.Workload, container string) *int64 {
-	if c := containerSpec(d, container); c.SecurityContext != nil && c.SecurityContext.RunAsUser != nil {
-		return c.SecurityContext.RunAsUser
-	}
-	if psc := d.Template().Spec.SecurityContext; psc != nil {
-		return psc.RunAsUser
-	}
-	return nil
-}
 
 // planBuild makes the session sync a locally built artifact instead of the source tree.
 func (p *restartPlan) planBuild(ctx context.Context, out io.Writer, o syncOptions, client *cluster, det runtime.Detection, pods []corev1.Pod) error {
