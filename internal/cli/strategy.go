@@ -190,7 +190,6 @@ d=$1
 while [ ! -e "$d" ] && [ "$d" != / ]; do d=$(dirname "$d"); done
 if [ -w "$d" ]; then echo "writable $uid"; else echo "unwritable $uid"; fi`
 
-
 // planBuild makes the session sync a locally built artifact instead of the source tree.
 func (p *restartPlan) planBuild(ctx context.Context, out io.Writer, o syncOptions, client *cluster, det runtime.Detection, pods []corev1.Pod) error {
 	platform := build.Host()
