@@ -2,12 +2,14 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/kindling-dev/kindling/internal/ignore"
 	"github.com/kindling-dev/kindling/internal/kube"
+	"github.com/kindling-dev/kindling/internal/transport"
 )
 
 // dryRun prints what a sync would do and where, and why, changing nothing.
@@ -28,6 +30,11 @@ func dryRun(ctx context.Context, out io.Writer, o syncOptions, d *kube.Workload,
 	if len(current) == 0 {
 		fmt.Fprintln(out, "runtime:    unknown until a pod runs")
 		return nil
+	}
+	if _, err := transport.NewShell(current[0].Exec).Probe(ctx); errors.Is(err, transport.ErrNoShell) {
+		// (The process table of a shell-less container is read by an ephemeral container, which a dry run
+		// does not add: detection below goes by --language and the template.)
+		fmt.Fprintf(out, "shell:      none in the container; --restart brings a static BusyBox from %s (an init container), without it kindling cannot sync here\n", o.helperImage)
 	}
 	det, err := detect(ctx, o, d, t.container, current[0])
 	if err != nil {

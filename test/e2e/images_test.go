@@ -72,6 +72,11 @@ func TestScratchGoImageThroughTheToolbox(t *testing.T) {
 	t.Parallel()
 	ns := Namespace(t)
 	deploy := DeployApp(t, ns, SimpleDeployment("scratchgo", ScratchGoImage, "", 8080))
+	dry, err := KindlingCmd(t, "sync", "-d", deploy, "-n", ns, "--src", scratchSource(t), "--restart", "--language", "go",
+		"--helper-image", ToolboxImage, "--dry-run").CombinedOutput()
+	if err != nil || !strings.Contains(string(dry), "shell:      none in the container; --restart brings a static BusyBox from "+ToolboxImage) {
+		t.Fatalf("--dry-run (%v) did not say what --restart brings to a shell-less container:\n%s", err, dry)
+	}
 	out := syncScratchGo(t, ns, deploy, nil)
 	for _, want := range []string{"has no shell", "runtime Go", "/app/server"} {
 		if !strings.Contains(out, want) {
