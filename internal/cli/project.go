@@ -52,12 +52,13 @@ var (
 	defaultKeys = map[string]keyKind{
 		"namespace": stringKey, "context": stringKey, "kubeconfig": stringKey,
 		"debounce": durationKey, "exclude": listKey, "restart": boolKey, "helper-image": stringKey,
+		"compress": stringKey,
 	}
 	entryKeys = map[string]keyKind{
 		"deployment": stringKey, "namespace": stringKey, "src": stringKey, "dest": stringKey,
 		"container": stringKey, "restart": boolKey, "exclude": listKey, "debounce": durationKey,
 		"language": stringKey, "build-cmd": stringKey, "build-output": stringKey,
-		"no-install": boolKey, "on-change": listKey, "helper-image": stringKey,
+		"no-install": boolKey, "on-change": listKey, "helper-image": stringKey, "compress": stringKey,
 	}
 )
 

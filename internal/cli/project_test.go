@@ -16,7 +16,7 @@ import (
 
 func TestProjectFileErrorsNameTheLineAndTheFix(t *testing.T) {
 	for _, tc := range []struct{ name, yaml, want string }{
-		{"unknown key", "syncs:\n  - deployment: a\n    sorce: .\n", "kindling.yaml:3: unknown key \"sorce\"; the keys here are build-cmd, build-output, container,"},
+		{"unknown key", "syncs:\n  - deployment: a\n    sorce: .\n", "kindling.yaml:3: unknown key \"sorce\"; the keys here are build-cmd, build-output, compress, container,"},
 		{"unknown top-level key", "namespace: x\nrestrat: true\nsyncs:\n  - deployment: a\n", "kindling.yaml:2: unknown key \"restrat\""},
 		{"wrong type", "syncs:\n  - deployment: a\n    restart: yes please\n", "kindling.yaml:3: restart: want true or false, not \"yes please\""},
 		{"bad duration", "debounce: fast\nsyncs:\n  - deployment: a\n", "kindling.yaml:1: debounce: want a duration such as 500ms or 2s, not \"fast\""},
@@ -98,7 +98,7 @@ func TestProjectEntriesTakeDefaultsThenEntryThenCommandLine(t *testing.T) {
 	}
 	orders, web := entries[0], entries[1]
 	want := syncOptions{connection: connection{deployment: "orders", namespace: "shop"}, src: filepath.Join(dir, "services/orders"),
-		dest: "/app", restart: true, excludes: []string{"*.log"}, debounce: 200 * time.Millisecond, helperImage: "mirror.example/busybox:1.37.0-musl"}
+		dest: "/app", restart: true, excludes: []string{"*.log"}, debounce: 200 * time.Millisecond, helperImage: "mirror.example/busybox:1.37.0-musl", compress: "auto"}
 	if !reflect.DeepEqual(orders, want) {
 		t.Errorf("orders:\n got %+v\nwant %+v", orders, want)
 	}

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -290,7 +292,8 @@ func runEntry(ctx context.Context, rep *entryReporter, o syncOptions, in entryIn
 	warn := func(line string) { fmt.Fprintln(out, "kindling: "+line) }
 	manifests := cacheDir("manifests")
 	cfg.NewTransport = func(e transport.Execer) transport.Transport {
-		return transport.NewShell(e, remoteExcludes, transport.Warn(warn), transport.Cache(manifests), transport.Progress(rep.r.progress.Meter()))
+		return transport.NewShell(e, remoteExcludes, transport.Warn(warn), transport.Cache(manifests), transport.Progress(rep.r.progress.Meter()),
+			transport.Compress(compressing(o.compress, client.Config.Host)))
 	}
 	if hooksCfg := hookConfig(o); hooksCfg.Install || len(hooksCfg.OnChange) > 0 {
 		cfg.Hooks = hookRunner{cfg: hooksCfg, dest: cfg.Dest}
@@ -311,6 +314,23 @@ func runEntry(ctx context.Context, rep *entryReporter, o syncOptions, in entryIn
 	err = session.Watch(ctx, debouncer.Batches())
 	fmt.Fprintln(out, "kindling: stopped")
 	return err
+}
+
+// compressing says whether large transfers are gzip'd: --compress on or off, or with auto when the API
+// server is not on this machine (on loopback, bytes are free and the CPU is what a transfer costs).
+func compressing(mode, server string) bool {
+	if mode == "on" || mode == "off" {
+		return mode == "on"
+	}
+	host := server
+	if u, err := url.Parse(server); err == nil && u.Host != "" {
+		host = u.Hostname()
+	}
+	if host == "localhost" {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsLoopback()
 }
 
 // hookConfig is what runs in the container between a sync and the reload (a compiled app syncs only

@@ -48,3 +48,23 @@ func TestSeedFor(t *testing.T) {
 		})
 	}
 }
+
+// --compress auto gzips large transfers to a cluster that is not on this machine.
+func TestCompressing(t *testing.T) {
+	for _, tc := range []struct {
+		mode, server string
+		want         bool
+	}{
+		{"auto", "https://127.0.0.1:6443", false},
+		{"auto", "https://localhost:6443", false},
+		{"auto", "https://[::1]:6443", false},
+		{"auto", "https://k8s.example.com", true},
+		{"auto", "https://203.0.113.7:443", true},
+		{"on", "https://127.0.0.1:6443", true},
+		{"off", "https://k8s.example.com", false},
+	} {
+		if got := compressing(tc.mode, tc.server); got != tc.want {
+			t.Errorf("compressing(%q, %q) = %v, want %v", tc.mode, tc.server, got, tc.want)
+		}
+	}
+}

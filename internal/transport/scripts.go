@@ -8,7 +8,7 @@ package transport
 // text. They use POSIX sh and options that GNU coreutils/findutils/tar and BusyBox share.
 
 // probeTools are the commands Shell may use; the probe reports which of them the container has.
-var probeTools = []string{"tar", "find", "xargs", "stat", "sha256sum", "readlink", "mkdir", "mv", "rm", "ln", "chmod", "dd", "wc"}
+var probeTools = []string{"tar", "find", "xargs", "stat", "sha256sum", "readlink", "mkdir", "mv", "rm", "ln", "chmod", "dd", "wc", "gzip"}
 
 // probeDone ends the probe's output, so that a shell that died half-way is not mistaken for missing tools.
 const probeDone = "kindling-probe-done"
@@ -266,21 +266,28 @@ const streamComplete = "complete"
 const streamWritten = "written"
 
 // tarApplyScript fills the staging directory from the tar stream on stdin, which creates it inside dest,
-// and commits it. Then, when $3
-// is manifestBatchScript, it describes the files the stream listed in streamWritten (stat only), as a
-// manifest would; that is only a report, so it cannot fail the apply.
+// and commits it. Then, when $3 is manifestBatchScript, it describes the files the stream listed in
+// streamWritten (stat only), as a manifest would; that is only a report, so it cannot fail the apply.
 // Arguments: dest, staging directory name, manifestBatchScript or "", paths to delete.
-const tarApplyScript = `S=./$2
+var tarApplyScript = tarApplyWith("tar -x -o -f -")
+
+// gzipApplyScript is tarApplyScript for a gzip'd stream (see Shell.compress). A stream that gzip cannot
+// finish ends the tar early, which the stream's last entry (streamComplete) tells.
+var gzipApplyScript = tarApplyWith("gzip -dc | tar -x -o -f -")
+
+func tarApplyWith(extract string) string {
+	return `S=./$2
 cd -- "$1" 2>/dev/null || { mkdir -p -- "$1" && cd -- "$1"; } || exit 90
 shift 2
 trap 'exit 129' HUP INT TERM
 batch=$1
 shift
 ` + removeStage + `printf '%s\n' "$$" >"$S.pid" || exit 90
-tar -x -o -f - || exit 91
+` + extract + ` || exit 91
 [ -f "$S/` + streamComplete + `" ] || { echo 'tar stream ended early' >&2; exit 91; }
 ` + commitStage + `[ -z "$batch" ] || xargs -0 -r sh -c "$batch" kindling-batch none <"$S/` + streamWritten + `" || true
 `
+}
 
 // fillScript is the way to fill the staging directory when the container has no tar: arguments after
 // dest and the staging directory name are triples "d - path" (directory), "l target path" (symlink),

@@ -23,6 +23,7 @@ type Shell struct {
 	warn     func(string)
 	cacheDir string
 	meter    Meter // nil: no progress is reported
+	compress bool  // gzip large tar streams where the container has gzip (see compressing)
 
 	mu    sync.Mutex
 	tools map[string]bool // nil until probed
@@ -67,6 +68,12 @@ func pruneArgs(names, paths []string) []string {
 // no sha256sum, ...); the sync still works.
 func Warn(warn func(line string)) Option {
 	return func(s *Shell) { s.warn = warn }
+}
+
+// Compress gzips the tar streams of large transfers (an initial sync, a branch switch) where the container
+// has gzip: for a link where bytes cost more than CPU, such as a cluster that is not on this machine.
+func Compress(on bool) Option {
+	return func(s *Shell) { s.compress = on }
 }
 
 // NewShell returns a Transport into the container that e runs commands in.
