@@ -251,9 +251,10 @@ func (m *Matcher) mayReinclude(i int, name string) bool {
 			}
 			continue
 		}
-		b := strings.TrimSuffix(body(m.patterns[j]), "/")
+		// (Every trailing slash goes: go-git reads "0//" as the directory 0.)
+		b := strings.TrimRight(body(m.patterns[j]), "/")
 		last := b[strings.LastIndexByte(b, '/')+1:]
-		if !isLiteral(last) || last == name {
+		if !isLiteral(last) || last == "" || last == name {
 			return true
 		}
 	}
