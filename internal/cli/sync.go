@@ -30,7 +30,7 @@ const syncExamples = `  # Watch current directory, restart the app on each chang
   # Nginx — zero-downtime SIGHUP reload
   kindling sync -d frontend --src ./dist --dest /usr/share/nginx/html --restart
 
-  # Go — cross-compiles locally, syncs binary
+  # Go — cross-compiles locally, syncs binary (on a distroless or scratch image too)
   kindling sync -d gateway --restart --language go
 
   # Custom build command
