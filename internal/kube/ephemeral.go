@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -21,30 +22,39 @@ func (c *Client) RunBeside(ctx context.Context, pod *corev1.Pod, container, imag
 	suffix := make([]byte, 4)
 	_, _ = rand.Read(suffix)
 	name := "kindling-ps-" + hex.EncodeToString(suffix)
-	p := pod.DeepCopy()
-	p.Spec.EphemeralContainers = append(p.Spec.EphemeralContainers, corev1.EphemeralContainer{
+	ec := corev1.EphemeralContainer{
 		TargetContainerName: container,
 		EphemeralContainerCommon: corev1.EphemeralContainerCommon{
 			Name: name, Image: image, ImagePullPolicy: corev1.PullIfNotPresent,
 			Command:         Literal("/bin/busybox", "sh", "-c", script),
 			SecurityContext: NobodyContext(),
 		},
-	})
+	}
 	pods := c.Clientset.CoreV1().Pods(pod.Namespace)
-	if _, err := pods.UpdateEphemeralContainers(ctx, pod.Name, p, metav1.UpdateOptions{}); err != nil {
-		return nil, Explain(err, "update pods/ephemeralcontainers", pod.Namespace)
+	// The pod changes under kindling (the kubelet writes its status): a conflict is answered by reading it
+	// again and adding the container to what it is now.
+	current := pod
+	for attempt := 1; ; attempt++ {
+		p := current.DeepCopy()
+		p.Spec.EphemeralContainers = append(p.Spec.EphemeralContainers, ec)
+		_, err := pods.UpdateEphemeralContainers(ctx, pod.Name, p, metav1.UpdateOptions{})
+		if err == nil {
+			break
+		}
+		if !apierrors.IsConflict(err) || attempt == 5 {
+			return nil, Explain(err, "update pods/ephemeralcontainers", pod.Namespace)
+		}
+		if current, err = c.podNamed(ctx, pod); err != nil {
+			return nil, err
+		}
 	}
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		// (list, not get: the pods are what kindling may list and watch.)
-		list, err := pods.List(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + pod.Name})
+		got, err := c.podNamed(ctx, pod)
 		if err != nil {
-			return nil, Explain(err, "list pods", pod.Namespace)
+			return nil, err
 		}
-		if len(list.Items) == 0 {
-			return nil, fmt.Errorf("pod/%s went away while kindling read its processes; run kindling again", pod.Name)
-		}
-		for _, s := range list.Items[0].Status.EphemeralContainerStatuses {
+		for _, s := range got.Status.EphemeralContainerStatuses {
 			if s.Name != name {
 				continue
 			}
@@ -64,6 +74,18 @@ func (c *Client) RunBeside(ctx context.Context, pod *corev1.Pod, container, imag
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// podNamed reads the pod again. (With list, not get: the pods are what kindling may list and watch.)
+func (c *Client) podNamed(ctx context.Context, pod *corev1.Pod) (*corev1.Pod, error) {
+	list, err := c.Clientset.CoreV1().Pods(pod.Namespace).List(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + pod.Name})
+	if err != nil {
+		return nil, Explain(err, "list pods", pod.Namespace)
+	}
+	if len(list.Items) == 0 {
+		return nil, fmt.Errorf("pod/%s went away while kindling read its processes; run kindling again", pod.Name)
+	}
+	return &list.Items[0], nil
 }
 
 // NobodyContext is the security context of kindling's own helper containers: user nobody, no privilege, as
