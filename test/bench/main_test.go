@@ -18,6 +18,7 @@ package bench
 import (
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -41,6 +42,14 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// profilesEnv names the links to measure on, separated by spaces; all of them when it is unset.
+const profilesEnv = "KINDLING_BENCH_PROFILES"
+
+func profileWanted(name string) bool {
+	v := os.Getenv(profilesEnv)
+	return v == "" || slices.Contains(strings.Fields(v), name)
+}
+
 // A result is one row of the table.
 type result struct {
 	figure   int
@@ -55,6 +64,8 @@ type result struct {
 var (
 	resultsMu sync.Mutex
 	results   []result
+	// linkCheck is what TestLinkShaping measured, for the report.
+	linkCheck string
 )
 
 // record adds a row to the table (and logs it, so that a run cut short still shows what it measured).
@@ -64,6 +75,12 @@ func record(t *testing.T, r result) {
 	resultsMu.Lock()
 	defer resultsMu.Unlock()
 	results = append(results, r)
+}
+
+func recordLinkCheck(s string) {
+	resultsMu.Lock()
+	defer resultsMu.Unlock()
+	linkCheck = s
 }
 
 // verdict turns a target check into the table's "met" column.
