@@ -12,7 +12,9 @@
 // cluster is chosen the same way: KINDLING_E2E_KUBECONFIG, else the local one from hack/cluster/up.
 // KINDLING_BENCH_REPORT names a Markdown file to write the table, the machine and the command to
 // (make bench writes docs/benchmarks.md). -run picks figures: TestSaveToServing (1), TestTreeSync (2–4),
-// TestWatcherCost (5).
+// TestWatcherCost (5), TestShapedLinks (the same kinds of figures over shaped links, link_test.go).
+// KINDLING_BENCH_PROFILES (make bench PROFILES=…) picks the links: loopback (figures 1–5, straight to the
+// API server) and the shaped ones (lan, cloud, far); all of them when it is unset.
 package bench
 
 import (
@@ -50,7 +52,14 @@ func profileWanted(name string) bool {
 	return v == "" || slices.Contains(strings.Fields(v), name)
 }
 
-// A result is one row of the table.
+func skipUnlessProfile(t *testing.T, name string) {
+	t.Helper()
+	if !profileWanted(name) {
+		t.Skipf("%s is not in %s=%q", name, profilesEnv, os.Getenv(profilesEnv))
+	}
+}
+
+// A result is one row of the loopback table.
 type result struct {
 	figure   int
 	measure  string
@@ -61,9 +70,21 @@ type result struct {
 	met string
 }
 
+// A shapedResult is one row of a shaped link's table: each figure with the traffic it took on the link
+// and the link's own floor for it.
+type shapedResult struct {
+	profile                string
+	measure                string
+	kindling, kindlingWire string
+	baseline, baselineWire string
+	floor                  string
+	target, met            string
+}
+
 var (
-	resultsMu sync.Mutex
-	results   []result
+	resultsMu     sync.Mutex
+	results       []result
+	shapedResults []shapedResult
 	// linkCheck is what TestLinkShaping measured, for the report.
 	linkCheck string
 )
@@ -75,6 +96,14 @@ func record(t *testing.T, r result) {
 	resultsMu.Lock()
 	defer resultsMu.Unlock()
 	results = append(results, r)
+}
+
+func recordShaped(t *testing.T, r shapedResult) {
+	t.Helper()
+	t.Logf("%s: %s: kindling %s [%s], baseline %s [%s], floor %s, target %s %s", r.profile, r.measure, r.kindling, r.kindlingWire, r.baseline, r.baselineWire, r.floor, r.target, r.met)
+	resultsMu.Lock()
+	defer resultsMu.Unlock()
+	shapedResults = append(shapedResults, r)
 }
 
 func recordLinkCheck(s string) {
