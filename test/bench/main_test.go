@@ -31,10 +31,14 @@ import (
 
 func TestMain(m *testing.M) {
 	code := e2e.Run(m)
-	table := renderTable()
-	fmt.Print("\n" + table)
-	if path := os.Getenv("KINDLING_BENCH_REPORT"); path != "" && len(results) > 0 {
-		if err := writeReport(path, table, code); err != nil {
+	sections := resultSections()
+	for _, s := range sections {
+		if s.table != "" {
+			fmt.Print("\n" + s.heading + "\n\n" + s.table)
+		}
+	}
+	if path := os.Getenv("KINDLING_BENCH_REPORT"); path != "" && measuredAny(sections) {
+		if err := writeReport(path, sections, code); err != nil {
 			fmt.Fprintf(os.Stderr, "bench: write %s: %v\n", path, err)
 			code = 1
 		} else {
@@ -46,6 +50,15 @@ func TestMain(m *testing.M) {
 
 // profilesEnv names the links to measure on, separated by spaces; all of them when it is unset.
 const profilesEnv = "KINDLING_BENCH_PROFILES"
+
+// allProfiles are the links in the report's order: straight to the API server, then the shaped ones.
+func allProfiles() []string {
+	names := []string{"loopback"}
+	for _, p := range profiles {
+		names = append(names, p.name)
+	}
+	return names
+}
 
 func profileWanted(name string) bool {
 	v := os.Getenv(profilesEnv)
@@ -120,15 +133,66 @@ func verdict(ok bool) string {
 	return "NO"
 }
 
-func renderTable() string {
+// A section is a table of the report: loopback's, or a shaped link's; table is "" when this run did not
+// measure it.
+type section struct {
+	profile, heading, table string
+}
+
+func resultSections() []section {
 	resultsMu.Lock()
 	defer resultsMu.Unlock()
+	var sections []section
+	for _, name := range allProfiles() {
+		s := section{profile: name, heading: "## Results"}
+		if name == "loopback" {
+			if len(results) > 0 {
+				s.table = loopbackTable()
+			}
+		} else {
+			p := profiles[slices.IndexFunc(profiles, func(p profile) bool { return p.name == name })]
+			s.heading = fmt.Sprintf("## Results over `%s` (%s)", p.name, p)
+			s.table = shapedTable(name)
+		}
+		sections = append(sections, s)
+	}
+	return sections
+}
+
+func measuredAny(sections []section) bool {
+	return slices.ContainsFunc(sections, func(s section) bool { return s.table != "" })
+}
+
+func loopbackTable() string {
 	rows := append([]result(nil), results...)
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].figure < rows[j].figure })
-	var b strings.Builder
-	b.WriteString("| # | measure | kindling | baseline | target | met |\n|---|---|---|---|---|---|\n")
+	var cells [][]string
 	for _, r := range rows {
-		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s |\n", r.figure, r.measure, r.kindling, r.baseline, r.target, r.met)
+		cells = append(cells, []string{fmt.Sprint(r.figure), r.measure, r.kindling, r.baseline, r.target, r.met})
+	}
+	return markdownTable([]string{"#", "measure", "kindling", "baseline", "target", "met"}, cells)
+}
+
+func shapedTable(name string) string {
+	var cells [][]string
+	for _, r := range shapedResults {
+		if r.profile == name {
+			cells = append(cells, []string{r.measure, r.kindling, r.kindlingWire, r.baseline, r.baselineWire, r.floor, r.target, r.met})
+		}
+	}
+	if len(cells) == 0 {
+		return ""
+	}
+	return markdownTable([]string{"measure", "kindling", "kindling on the wire", "baseline", "baseline on the wire", "the link's floor", "target", "met"}, cells)
+}
+
+func markdownTable(header []string, rows [][]string) string {
+	var b strings.Builder
+	line := func(cells []string) { b.WriteString("| " + strings.Join(cells, " | ") + " |\n") }
+	line(header)
+	b.WriteString(strings.Repeat("|---", len(header)) + "|\n")
+	for _, r := range rows {
+		line(r)
 	}
 	return b.String()
 }
