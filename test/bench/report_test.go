@@ -156,6 +156,7 @@ func machine() [][2]string {
 		{"date", time.Now().UTC().Format("2006-01-02 15:04 UTC")},
 		{"CPU", fmt.Sprintf("%s, %d cores", cpu, runtime.NumCPU())},
 		{"memory", mem},
+		{"load average at the end of the run (1, 5, 15 min; other work on the machine shows here)", loadAverage()},
 		{"OS", strings.Trim(firstField("/etc/os-release", "PRETTY_NAME"), `"`) + ", kernel " + readTrim("/proc/sys/kernel/osrelease")},
 		{"Go", runtime.Version()},
 		{"Kubernetes", server + " (local single-node cluster, hack/cluster; containerd, runc)"},
@@ -182,6 +183,15 @@ func firstField(path, key string) string {
 		}
 	}
 	return "unknown"
+}
+
+// loadAverage is the first three fields of /proc/loadavg.
+func loadAverage() string {
+	fields := strings.Fields(readTrim("/proc/loadavg"))
+	if len(fields) < 3 {
+		return "unknown"
+	}
+	return strings.Join(fields[:3], ", ")
 }
 
 func readTrim(path string) string {
