@@ -126,16 +126,20 @@ func newLink(t testing.TB, p profile, server string) *link {
 		t.Fatalf("toxiproxy: %v", err)
 	}
 	t.Cleanup(shaper.Stop)
-	// The latency first: each chunk is delayed from the moment it was read, then paced. (The other order
-	// would count the time a chunk queues for bandwidth as part of its latency.)
+	// The bandwidth first, then the latency. The bandwidth toxic takes one chunk at a time (no buffer in
+	// front of it), so that Toxiproxy stops reading the socket while it paces: the sender's writes block
+	// as on a real link, instead of a whole tree vanishing into the latency toxic's queue of 1,024 chunks
+	// of up to 32 KB (kindling would take that for a pod that stopped answering). The price: the latency
+	// toxic counts a chunk's delay from when it was read, so a chunk's pacing (≤ 32 KB ÷ the rate) is not
+	// added to its latency but overlaps it; small messages (the round trips) are not affected.
 	for _, dir := range []struct {
 		stream string
 		bps    int64
 	}{{"upstream", p.up}, {"downstream", p.down}} {
-		half := p.rtt / 2 / time.Millisecond
-		addToxic(t, shaper, fmt.Sprintf(`{"name": "latency_%s", "type": "latency", "stream": %q, "attributes": {"latency": %d}}`, dir.stream, dir.stream, half))
 		// Toxiproxy's rate is in KB/s of 1,000 bytes.
 		addToxic(t, shaper, fmt.Sprintf(`{"name": "bandwidth_%s", "type": "bandwidth", "stream": %q, "attributes": {"rate": %d}}`, dir.stream, dir.stream, dir.bps/8/1000))
+		half := p.rtt / 2 / time.Millisecond
+		addToxic(t, shaper, fmt.Sprintf(`{"name": "latency_%s", "type": "latency", "stream": %q, "attributes": {"latency": %d}}`, dir.stream, dir.stream, half))
 	}
 
 	l := &link{profile: p}
@@ -199,6 +203,9 @@ func proxiedKubeconfig(t testing.TB, server string) string {
 	return path
 }
 
+// proxySocketBuffer is the size of the counter's socket buffers.
+const proxySocketBuffer = 128 << 10
+
 // serve accepts connections and forwards them to the shaper, counting what passes.
 func (l *link) serve(listener net.Listener, shaper string) {
 	for {
@@ -222,6 +229,12 @@ func (l *link) forward(client net.Conn, shaper string) {
 		return
 	}
 	defer server.Close()
+	// Small socket buffers on the proxy's side, so that what is in flight is the sender's own socket
+	// buffer and the link's, not megabytes parked in the proxy (loopback sockets grow theirs freely).
+	for _, c := range []net.Conn{client, server} {
+		c.(*net.TCPConn).SetReadBuffer(proxySocketBuffer)
+		c.(*net.TCPConn).SetWriteBuffer(proxySocketBuffer)
+	}
 	done := make(chan struct{})
 	go func() {
 		l.copy(server, client, true)
