@@ -45,9 +45,12 @@ fuzz:
 	FUZZTIME=$(FUZZTIME) GO=$(GO) hack/fuzz
 
 # Benchmarks against the classic approach (kubectl cp + kubectl exec kill, raw tar pipe); writes docs/benchmarks.md.
+# PROFILES picks the links: loopback (straight to the API server), then the shaped lan, cloud and far
+# (test/bench/link_test.go); a table not measured is kept from the previous report.
+PROFILES ?= loopback lan cloud far
 bench:
 	@if [ -z "$$KINDLING_E2E_KUBECONFIG" ]; then hack/cluster/up; fi
-	KINDLING_BENCH_REPORT=$(CURDIR)/docs/benchmarks.md $(GO) test -tags 'e2e bench' -count=1 -v -timeout 90m ./test/bench/
+	KINDLING_BENCH_PROFILES='$(PROFILES)' KINDLING_BENCH_REPORT=$(CURDIR)/docs/benchmarks.md $(GO) test -tags 'e2e bench' -count=1 -v -timeout 120m ./test/bench/
 
 # Release archives for linux/darwin/windows × amd64/arm64, SHA256SUMS and the krew manifest, into dist/
 # (hack/release). VERSION defaults to git describe; RELEASE_URL to the GitHub release of VERSION.

@@ -62,20 +62,28 @@ func generateTree(t testing.TB, root string, files int, total int64) {
 	}
 }
 
-// totalSize is the total size of the regular files under root.
-func totalSize(t testing.TB, root string) int64 {
+// regularFiles calls fn for each regular file under root, in lexical order.
+func regularFiles(t testing.TB, root string, fn func(path string, info os.FileInfo)) {
 	t.Helper()
-	var n int64
-	err := filepath.Walk(root, func(_ string, info os.FileInfo, err error) error {
+	err := filepath.Walk(root, func(p string, info os.FileInfo, err error) error {
 		if err == nil && info.Mode().IsRegular() {
-			n += info.Size()
+			fn(p, info)
 		}
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return n
+}
+
+// countTree is the number and the total size of the regular files under root.
+func countTree(t testing.TB, root string) (files int, bytes int64) {
+	t.Helper()
+	regularFiles(t, root, func(_ string, info os.FileInfo) {
+		files++
+		bytes += info.Size()
+	})
+	return files, bytes
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -281,13 +289,27 @@ func parseSyncLine(t *testing.T, line string) syncReport {
 	return syncReport{written: written, bytes: int64(math.Round(n * unit)), elapsed: elapsed}
 }
 
-// runOnce runs `kindling sync … --once` to completion and returns its wall time and its sync line.
-func runOnce(t *testing.T, args ...string) (time.Duration, syncReport) {
+// A window is the interval a measured run took: its wall time, and where to look up its traffic on a
+// shaped link.
+type window struct{ from, to time.Time }
+
+func (w window) wall() time.Duration { return w.to.Sub(w.from) }
+
+func walls(ws []window) []time.Duration {
+	ds := make([]time.Duration, len(ws))
+	for i, w := range ws {
+		ds[i] = w.wall()
+	}
+	return ds
+}
+
+// runOnce runs `kindling sync … --once` to completion and returns when it ran and its sync line.
+func runOnce(t *testing.T, args ...string) (window, syncReport) {
 	t.Helper()
 	cmd := e2e.KindlingCmd(t, append(args, "--once")...)
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
-	wall := time.Since(start)
+	run := window{start, time.Now()}
 	if err != nil {
 		t.Fatalf("kindling %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
@@ -295,35 +317,36 @@ func runOnce(t *testing.T, args ...string) (time.Duration, syncReport) {
 	if line == "" {
 		t.Fatalf("kindling printed no sync line:\n%s", out)
 	}
-	return wall, parseSyncLine(t, line)
+	return run, parseSyncLine(t, line)
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // The baseline's tools
 
-// kubectl runs kubectl against the benchmark's cluster; stdin may be nil.
-func kubectl(t *testing.T, stdin io.Reader, args ...string) {
+// kubectl runs kubectl against the benchmark's cluster, reached through kubeconfig (e2e.Kubeconfig(), or a
+// shaped link's); stdin may be nil.
+func kubectl(t *testing.T, kubeconfig string, stdin io.Reader, args ...string) {
 	t.Helper()
-	cmd := exec.CommandContext(t.Context(), "kubectl", append([]string{"--kubeconfig", e2e.Kubeconfig()}, args...)...)
+	cmd := exec.CommandContext(t.Context(), "kubectl", append([]string{"--kubeconfig", kubeconfig}, args...)...)
 	cmd.Stdin = stdin
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 }
 
-// tarPipe copies the tree under src into dir of the pod with `tar -c | kubectl exec -i … tar -x`, and
-// returns the wall time.
-func tarPipe(t *testing.T, ns, pod, src, dir string) time.Duration {
+// tarPipe copies the tree under src into dir of the pod with `tar -c | kubectl exec -i … tar -x`, kubectl
+// reaching the cluster through kubeconfig, and returns when it ran.
+func tarPipe(t *testing.T, kubeconfig, ns, pod, src, dir string) window {
 	t.Helper()
 	script := `tar -c -f - -C "$1" . | kubectl --kubeconfig "$2" exec -i -n "$3" "$4" -c app -- sh -c 'mkdir -p "$1" && tar -x -f - -C "$1"' sh "$5"`
-	cmd := exec.CommandContext(t.Context(), "bash", "-o", "pipefail", "-c", script, "bash", src, e2e.Kubeconfig(), ns, pod, dir)
+	cmd := exec.CommandContext(t.Context(), "bash", "-o", "pipefail", "-c", script, "bash", src, kubeconfig, ns, pod, dir)
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
-	wall := time.Since(start)
+	run := window{start, time.Now()}
 	if err != nil {
 		t.Fatalf("tar pipe into %s/%s:%s: %v\n%s", ns, pod, dir, err, out)
 	}
-	return wall
+	return run
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -331,8 +354,8 @@ func tarPipe(t *testing.T, ns, pod, src, dir string) time.Duration {
 
 // pollerScript runs inside the pod and prints "ready", then "<unix ns> <state>" whenever the state it
 // polls every 5 ms changes. Modes: "http PORT PATH" (state: the body's first line, or "down"),
-// "file PATH" (state: the file's last line, or "missing").
-const pollerScript = `import sys, time, http.client
+// "file PATH" (state: the file's last line, read from its last 4 KB, or "missing").
+const pollerScript = `import os, sys, time, http.client
 mode = sys.argv[1]
 def http_state(port, path):
     try:
@@ -349,6 +372,7 @@ def http_state(port, path):
 def file_state(path):
     try:
         with open(path, "rb") as f:
+            f.seek(max(0, os.fstat(f.fileno()).st_size - 4096))
             lines = f.read().decode(errors="replace").splitlines()
         return lines[-1] if lines else ""
     except OSError:

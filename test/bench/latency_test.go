@@ -96,12 +96,13 @@ func marker(n int) string { return fmt.Sprintf("[v%d]", n) }
 
 // TestSaveToServing measures figure 1 per app: the floor, the baseline, and kindling at two debounces.
 func TestSaveToServing(t *testing.T) {
+	skipUnlessProfile(t, "loopback")
 	for _, a := range latencyApps {
 		t.Run(a.name, func(t *testing.T) {
-			floor, baseline := a.measureBaseline(t)
-			p50, p95 := percentile(baseline, 50), percentile(baseline, 95)
+			floor, baseline := a.measureBaseline(t, e2e.Kubeconfig())
+			p50, p95 := percentile(baseline.served, 50), percentile(baseline.served, 95)
 			for _, debounce := range []time.Duration{100 * time.Millisecond, 500 * time.Millisecond} {
-				paced, rapid := a.measureKindling(t, debounce)
+				paced, rapid := a.measureKindling(t, debounce, e2e.Kubeconfig())
 				k50 := percentile(paced.served, 50)
 				row := result{figure: 1,
 					measure:  fmt.Sprintf("save → serving, %s, --debounce %v: p50 / p95 (floor %s)", a.name, debounce, ms(floor)),
@@ -130,9 +131,10 @@ func (a latencyApp) deploy(t *testing.T, ns string, argv []string) (deploy, pod 
 	return deploy, e2e.Pod(t, ns, deploy)
 }
 
-// measureBaseline times `kubectl cp` + `kubectl exec … kill` per edit, against the app restarted by a
-// shell loop, and the floor: the app's own restart, timed inside that container.
-func (a latencyApp) measureBaseline(t *testing.T) (floor time.Duration, latencies []time.Duration) {
+// measureBaseline times `kubectl cp` + `kubectl exec … kill` per edit (kubectl reaching the cluster through
+// kubeconfig), against the app restarted by a shell loop, and the floor: the app's own restart, timed
+// inside that container.
+func (a latencyApp) measureBaseline(t *testing.T, kubeconfig string) (floor time.Duration, edits editSeries) {
 	ns := e2e.Namespace(t)
 	_, pod := a.deploy(t, ns, a.loop)
 	floor = a.measureFloor(t, ns, pod)
@@ -143,11 +145,13 @@ func (a latencyApp) measureBaseline(t *testing.T) (floor time.Duration, latencie
 	p.waitFor(t, marker(0), time.Minute)
 	for n := 1; n <= saves; n++ {
 		start := writeSource(t, local, a.source(marker(n)))
-		kubectl(t, nil, "cp", local, remote, "-c", "app")
-		kubectl(t, nil, append([]string{"exec", "-n", ns, pod, "-c", "app", "--"}, a.kill...)...)
-		latencies = append(latencies, p.waitFor(t, marker(n), time.Minute).at.Sub(start))
+		kubectl(t, kubeconfig, nil, "cp", local, remote, "-c", "app")
+		kubectl(t, kubeconfig, nil, append([]string{"exec", "-n", ns, pod, "-c", "app", "--"}, a.kill...)...)
+		done := time.Now()
+		served := p.waitFor(t, marker(n), time.Minute).at
+		edits.add(start, served, done)
 	}
-	return floor, latencies
+	return floor, edits
 }
 
 // floorScript restarts the app n times inside its container and prints the median time from the kill
@@ -216,8 +220,25 @@ func (a latencyApp) measureFloor(t *testing.T, ns, pod string) time.Duration {
 // savedToServing matches the save-to-serving time kindling prints on a sync line after a reload.
 var savedToServing = regexp.MustCompile(`save-to-serving ([0-9.]+[µnm]?s)`)
 
-// editSeries are the measured save-to-serving times of a series of edits, and what kindling reported for them.
-type editSeries struct{ served, reported []time.Duration }
+// editSeries are the measured save-to-serving times of a series of edits, what kindling reported for them,
+// and each edit's window (from the save until it was served and the tool was done with it).
+type editSeries struct {
+	served, reported []time.Duration
+	windows          []window
+}
+
+// add adds an edit saved at start and served at served; the tool was done with it at done.
+func (e *editSeries) add(start, served, done time.Time) {
+	e.served = append(e.served, served.Sub(start))
+	e.windows = append(e.windows, window{start, later(served, done)})
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
 
 func (e editSeries) String() string {
 	reported := e.reported
@@ -227,15 +248,16 @@ func (e editSeries) String() string {
 	return fmt.Sprintf("%s / %s (kindling says %s)", ms(percentile(e.served, 50)), ms(percentile(e.served, 95)), ms(percentile(reported, 50)))
 }
 
-// measureKindling times kindling sync --restart in watch mode per edit, saves paced by thinkTime then
-// back to back, and collects what kindling itself reports as the save-to-serving time.
-func (a latencyApp) measureKindling(t *testing.T, debounce time.Duration) (paced, rapid editSeries) {
+// measureKindling times kindling sync --restart in watch mode per edit (kindling reaching the cluster
+// through kubeconfig), saves paced by thinkTime then back to back, and collects what kindling itself
+// reports as the save-to-serving time.
+func (a latencyApp) measureKindling(t *testing.T, debounce time.Duration, kubeconfig string) (paced, rapid editSeries) {
 	ns := e2e.Namespace(t)
 	deploy, _ := a.deploy(t, ns, a.argv)
 	src := t.TempDir()
 	local := filepath.Join(src, a.file)
 	writeSource(t, local, a.source(marker(0)))
-	k := startKindling(t, "sync", "-d", deploy, "-n", ns, "--src", src, "--dest", a.dir, "--restart", "--debounce", debounce.String())
+	k := startKindling(t, "sync", "-d", deploy, "-n", ns, "--src", src, "--dest", a.dir, "--restart", "--debounce", debounce.String(), "--kubeconfig", kubeconfig)
 	k.waitLine(t, 0, startedWatching, 5*time.Minute)
 	// The wrapper strategy rolls the Deployment out once: its first sync line is for the new pod.
 	k.waitLine(t, 0, syncLine, 5*time.Minute)
@@ -252,13 +274,13 @@ func (a latencyApp) measureKindling(t *testing.T, debounce time.Duration) (paced
 		}
 		from := k.count()
 		start := writeSource(t, local, a.source(marker(n+1)))
-		served := p.waitFor(t, marker(n+1), time.Minute).at.Sub(start)
-		line := k.waitLine(t, from, syncLine, time.Minute).text
+		served := p.waitFor(t, marker(n+1), time.Minute).at
+		line := k.waitLine(t, from, syncLine, time.Minute)
 		if n == 0 {
 			continue
 		}
-		series.served = append(series.served, served)
-		if m := savedToServing.FindStringSubmatch(line); m != nil {
+		series.add(start, served, line.at)
+		if m := savedToServing.FindStringSubmatch(line.text); m != nil {
 			d, _ := time.ParseDuration(m[1])
 			series.reported = append(series.reported, d)
 		}

@@ -15,8 +15,11 @@ import (
 	"github.com/kindling-dev/kindling/test/e2e"
 )
 
-// writeReport writes docs/benchmarks.md: how each figure is measured, the table, the machine and the command.
-func writeReport(path, table string, exitCode int) error {
+// writeReport writes docs/benchmarks.md: how each figure is measured, the tables, the machine and the
+// command. A table this run did not measure (KINDLING_BENCH_PROFILES) is kept from the report it replaces,
+// marked as such.
+func writeReport(path string, sections []section, exitCode int) error {
+	previous, _ := os.ReadFile(path)
 	var b strings.Builder
 	b.WriteString(`# kindling benchmarks
 
@@ -56,20 +59,90 @@ the writeback of the previous 100 MB can take seconds to reach), for kindling an
    ` + "`VmHWM`" + `, the peak of the whole run, start-up included, from /proc; the target is on ` + "`VmRSS`" + `) and CPU over 10 idle seconds, 10 s after that line (utime+stime from
    /proc/PID/stat); and kindling in a user namespace whose inotify watch limit is set to 1,000.
 
-## Results
-`)
+` + shapedMethod)
+	if linkCheck != "" {
+		b.WriteString("\nThe link's self-check in this run (TestLinkShaping): " + linkCheck + ".\n")
+	}
 	if exitCode != 0 {
 		b.WriteString("\n**The run did not complete cleanly (exit status " + fmt.Sprint(exitCode) + "): rows may be missing.**\n")
 	}
-	b.WriteString("\n" + table + "\n## Machine\n")
+	for _, s := range sections {
+		b.WriteString("\n" + s.heading + "\n")
+		switch old := previousSection(string(previous), s.heading); {
+		case s.table != "":
+			b.WriteString("\n" + s.table)
+		case old != "":
+			if !strings.Contains(old, notMeasured) {
+				b.WriteString("\n" + notMeasured + "\n")
+			}
+			b.WriteString(old)
+		default:
+			b.WriteString("\nNot measured yet: `make bench PROFILES=" + s.profile + "`.\n")
+		}
+	}
+	b.WriteString("\n## Machine\n")
 	for _, kv := range machine() {
 		fmt.Fprintf(&b, "- %s: %s\n", kv[0], kv[1])
 	}
-	b.WriteString("\n## Command\n```\nmake bench\n```\n" +
-		"which runs `go test -tags 'e2e bench' -count=1 -v -timeout 90m ./test/bench/` with " +
-		"`KINDLING_BENCH_REPORT=docs/benchmarks.md`, after `hack/cluster/up` unless `KINDLING_E2E_KUBECONFIG` is set.\n")
+	var measured []string
+	for _, name := range allProfiles() {
+		if profileWanted(name) {
+			measured = append(measured, name)
+		}
+	}
+	command := "make bench"
+	if len(measured) < len(allProfiles()) {
+		command += " PROFILES='" + strings.Join(measured, " ") + "'"
+	}
+	b.WriteString("\n## Command\n```\n" + command + "\n```\n" +
+		"which runs `go test -tags 'e2e bench' -count=1 -v -timeout 120m ./test/bench/` with " +
+		"`KINDLING_BENCH_PROFILES='" + strings.Join(measured, " ") + "'` and `KINDLING_BENCH_REPORT=docs/benchmarks.md`, " +
+		"after `hack/cluster/up` unless `KINDLING_E2E_KUBECONFIG` is set.\n")
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
+
+// notMeasured marks a table kept from an earlier report.
+const notMeasured = "_Not measured by the last run (its command is at the end of this page): this table is kept from an earlier run._"
+
+// previousSection is the text under heading in an earlier report, up to the next "## " heading; "" if it
+// has none.
+func previousSection(report, heading string) string {
+	_, rest, ok := strings.Cut(report, "\n"+heading+"\n")
+	if !ok {
+		return ""
+	}
+	if i := strings.Index(rest, "\n## "); i >= 0 {
+		rest = rest[:i]
+	}
+	return strings.TrimRight(rest, "\n") + "\n"
+}
+
+// shapedMethod says how the figures over shaped links are measured.
+const shapedMethod = `### Over shaped links
+The same kinds of figures, with kindling and kubectl reaching the API server through a traffic-shaping
+proxy in the benchmark's process, on loopback (test/bench/link_test.go): Toxiproxy (as a Go package) adds
+half the round-trip time in each direction and limits the bandwidth, upstream (kindling → cluster: the
+stdin of the exec streams) at the profile's rate and downstream at 5× that (lan: the same both ways); a
+counter in front of it holds each new connection for one RTT (the TCP handshake loopback skips) and logs
+every chunk with its direction, size and time. kindling and kubectl get a kubeconfig whose server is the
+proxy's 127.0.0.1:PORT (the API server's certificate has 127.0.0.1 as an IP SAN). The pollers that time
+what the pod serves run inside the pod and report over a direct connection, outside the link.
+
+- **On the wire**: the bytes through the proxy during the figure's interval (from the save or the process
+  start to the moment the new content is served and the tool is done with it), upstream ↑ and downstream ↓,
+  TLS and HTTP included, for everything the tool did (API calls, exec streams). Medians per run or per edit.
+- **Round trips** (RTT): the times the link turned around — downstream data arriving at least 0.9 RTT after
+  the last upstream byte with no downstream data in between, counted over all connections at once (so that
+  questions asked in parallel count once, and data streaming both ways at once does not count) — plus one
+  per connection opened (its TCP handshake). It counts the answers the tool waited for.
+- **The link's floor**: the round trips any tool needs × RTT + the bytes it must send ÷ the upstream rate
+  (+ the debounce and the app's own restart where the figure includes them). A saved file only has to
+  arrive (½ RTT); a process started from scratch needs 5 RTT (TCP, TLS, the pod lookup, the exec upgrade,
+  the content and its acknowledgement); a change synced by a running kindling needs 1 (the content and its
+  acknowledgement). The bytes: the content of the files that changed (a one-line edit: the line).
+- Sizes and run counts per link are in each table (fewer runs and a smaller tree over ` + "`far`" + `, so that the
+  three links take about half an hour); targets (issue 17) are printed for ` + "`cloud`" + ` only.
+`
 
 // machine describes where the benchmark ran.
 func machine() [][2]string {
@@ -83,6 +156,7 @@ func machine() [][2]string {
 		{"date", time.Now().UTC().Format("2006-01-02 15:04 UTC")},
 		{"CPU", fmt.Sprintf("%s, %d cores", cpu, runtime.NumCPU())},
 		{"memory", mem},
+		{"load average at the end of the run (1, 5, 15 min; other work on the machine shows here)", loadAverage()},
 		{"OS", strings.Trim(firstField("/etc/os-release", "PRETTY_NAME"), `"`) + ", kernel " + readTrim("/proc/sys/kernel/osrelease")},
 		{"Go", runtime.Version()},
 		{"Kubernetes", server + " (local single-node cluster, hack/cluster; containerd, runc)"},
@@ -109,6 +183,15 @@ func firstField(path, key string) string {
 		}
 	}
 	return "unknown"
+}
+
+// loadAverage is the first three fields of /proc/loadavg.
+func loadAverage() string {
+	fields := strings.Fields(readTrim("/proc/loadavg"))
+	if len(fields) < 3 {
+		return "unknown"
+	}
+	return strings.Join(fields[:3], ", ")
 }
 
 func readTrim(path string) string {

@@ -24,6 +24,7 @@ const (
 // is measured into a fresh directory and again into one that holds the tree (kindling restarted); memory
 // and CPU of the second, once it watches and nothing changes.
 func TestWatcherCost(t *testing.T) {
+	skipUnlessProfile(t, "loopback")
 	ns := e2e.Namespace(t)
 	deploy := idle("big").deploy(t, ns)
 	pod := e2e.Pod(t, ns, deploy)
@@ -31,7 +32,7 @@ func TestWatcherCost(t *testing.T) {
 	generateTree(t, src, bigTreeFiles, bigTreeSize)
 	args := []string{"sync", "-d", deploy, "-n", ns, "--src", src, "--dest", "/data/big"}
 
-	baseline := tarPipe(t, ns, pod, src, "/data/tar")
+	baseline := tarPipe(t, e2e.Kubeconfig(), ns, pod, src, "/data/tar").wall()
 	fresh := startKindling(t, args...)
 	freshStart := fresh.waitLine(t, 0, startedWatching, 30*time.Minute).at.Sub(fresh.start)
 	fresh.stop(t)
@@ -48,7 +49,8 @@ func TestWatcherCost(t *testing.T) {
 	rss, peak := procStatus(t, pid, "VmRSS"), procStatus(t, pid, "VmHWM")
 	k.stop(t)
 
-	files := fmt.Sprintf("%d files / %s", bigTreeFiles, size(totalSize(t, src)))
+	_, total := countTree(t, src)
+	files := fmt.Sprintf("%d files / %s", bigTreeFiles, size(total))
 	record(t, result{figure: 5, measure: "start to watching, " + files + ", fresh directory (initial upload included)",
 		kindling: ms(freshStart), baseline: ms(baseline) + " (tar pipe, no watching)"})
 	record(t, result{figure: 5, measure: "start to watching, the pod already holds the tree",
