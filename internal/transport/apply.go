@@ -2,9 +2,9 @@ package transport
 
 import (
 	"archive/tar"
-	"compress/gzip"
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
