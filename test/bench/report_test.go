@@ -142,6 +142,8 @@ what the pod serves run inside the pod and report over a direct connection, outs
   acknowledgement). The bytes: the content of the files that changed (a one-line edit: the line).
 - Sizes and run counts per link are in each table (fewer runs and a smaller tree over ` + "`far`" + `, so that the
   three links take about half an hour); targets (issue 17) are printed for ` + "`cloud`" + ` only.
+- kindling runs with its defaults: ` + "`--compress auto`" + ` sends as it is through a proxy on this machine, and the
+  generated tree is random bytes, which do not compress; the tables show the link without compression.
 `
 
 // machine describes where the benchmark ran.
