@@ -52,7 +52,7 @@ else
 	cp -R -p "$1/." "$2/` + seedTree + `/"
 fi`
 
-// addToolbox gives the pod the toolbox and mounts it into c; it returns the shell c runs the supervisor with.
+// addToolbox gives the pod the toolbox and mounts it into c (read-only, at ToolboxDir).
 func addToolbox(spec *corev1.PodSpec, c *corev1.Container, image string) {
 	spec.Volumes = setVolume(spec.Volumes, corev1.Volume{Name: toolboxVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
 	spec.InitContainers = setInit(spec.InitContainers, corev1.Container{
