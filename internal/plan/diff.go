@@ -17,6 +17,9 @@ type Plan struct {
 	Writes  []Item
 	// Symlinks are links to (re)create; Entry.Hash is the target.
 	Symlinks []Item
+	// Replaces maps a write over a remote file to the hash of the content it replaces: what the container
+	// holds there now, from which a large file's change can be sent as a splice (see Splice).
+	Replaces map[string]string
 }
 
 // Empty reports whether the plan changes nothing.
@@ -78,6 +81,12 @@ func Diff(local, remote Tree) Plan {
 			p.Mkdirs = append(p.Mkdirs, l)
 		case File:
 			p.Writes = append(p.Writes, Item{l, le})
+			if ok && re.Kind == File && !deletedAncestor(l, deleted) {
+				if p.Replaces == nil {
+					p.Replaces = map[string]string{}
+				}
+				p.Replaces[l] = re.Hash
+			}
 		case Symlink:
 			p.Symlinks = append(p.Symlinks, Item{l, le})
 		}
