@@ -293,7 +293,7 @@ func runEntry(ctx context.Context, rep *entryReporter, o syncOptions, in entryIn
 	manifests := cacheDir("manifests")
 	cfg.NewTransport = func(e transport.Execer) transport.Transport {
 		return transport.NewShell(e, remoteExcludes, transport.Warn(warn), transport.Cache(manifests), transport.Progress(rep.r.progress.Meter()),
-			transport.Compress(compressing(o.compress, client.Config.Host)))
+			transport.Compress(compressing(o.compress, client.Config.Host)), transport.KeepCopies(cacheDir("copies")))
 	}
 	if hooksCfg := hookConfig(o); hooksCfg.Install || len(hooksCfg.OnChange) > 0 {
 		cfg.Hooks = hookRunner{cfg: hooksCfg, dest: cfg.Dest}

@@ -74,30 +74,128 @@ func (s *Shell) Apply(ctx context.Context, dest string, p plan.Plan, src Source)
 			return Stats{}, err
 		}
 	}
-	stage, err := stageName()
+	splices, err := s.splices(p, src, tools)
 	if err != nil {
 		return Stats{}, err
 	}
-	staged := layout(p)
-	var sent int64
-	record := cache != nil && len(p.Writes) >= cachedApply && tools["sha256sum"]
-	switch {
-	case !canTar(tools):
-		sent, err = s.applyFill(ctx, dest, stage, staged, deletes, src, s.meter)
-	case record && tools[findPrintf]:
-		// One listing, kept for the next Manifest, records the files in place.
-		if sent, err = s.applyTar(ctx, dest, stage, staged, deletes, src, nil, nil, s.meter); err == nil {
-			s.recordListing(ctx, dest, cache, p.Writes)
+	sent, err := s.applyStaged(ctx, dest, p, layout(p, splices), deletes, src, cache, tools)
+	if errors.Is(err, errNotKept) {
+		// The container's file was not the version kept here: send the files whole.
+		if s.meter != nil {
+			s.meter.Start(int64(len(p.Writes)), p.Bytes())
 		}
-	case record:
-		sent, err = s.applyTar(ctx, dest, stage, staged, deletes, src, cache, p.Writes, s.meter)
-	default:
-		sent, err = s.applyTar(ctx, dest, stage, staged, deletes, src, nil, nil, s.meter)
+		var whole int64
+		splices = nil
+		whole, err = s.applyStaged(ctx, dest, p, layout(p, nil), deletes, src, cache, tools)
+		sent += whole
 	}
 	if err != nil {
 		return Stats{Bytes: sent}, err
 	}
+	s.keepCopies(p, splices, src)
 	return Stats{Written: len(p.Writes) + len(p.Symlinks), Deleted: len(p.Deletes), Bytes: sent}, nil
+}
+
+// applyStaged writes the staged entries and commits them, in the way the container's tools allow.
+func (s *Shell) applyStaged(ctx context.Context, dest string, p plan.Plan, staged []stagedEntry, deletes []string, src Source, cache *hashCache, tools map[string]bool) (int64, error) {
+	stage, err := stageName()
+	if err != nil {
+		return 0, err
+	}
+	record := cache != nil && len(p.Writes) >= cachedApply && tools["sha256sum"]
+	switch {
+	case !canTar(tools):
+		return s.applyFill(ctx, dest, stage, staged, deletes, src, s.meter)
+	case record && tools[findPrintf]:
+		// One listing, kept for the next Manifest, records the files in place.
+		sent, err := s.applyTar(ctx, dest, stage, staged, deletes, src, nil, nil, s.meter)
+		if err == nil {
+			s.recordListing(ctx, dest, cache, p.Writes)
+		}
+		return sent, err
+	case record:
+		return s.applyTar(ctx, dest, stage, staged, deletes, src, cache, p.Writes, s.meter)
+	default:
+		return s.applyTar(ctx, dest, stage, staged, deletes, src, nil, nil, s.meter)
+	}
+}
+
+// A splice is a write sent as only the part of the file that changed (plan.Splice): the container
+// rebuilds the file from the head and tail of its current version around it (spliceStage).
+type splice struct {
+	index      int // its number in the stream ("s.index")
+	head, tail int64
+	middle     []byte
+	// content is the whole new version, kept as the next splice's basis once the container has it.
+	content []byte
+}
+
+// errNotKept says that the container's file was not the version whose copy a splice was made from.
+var errNotKept = errors.New("the container's file is not the version kindling kept")
+
+// splices picks the plan's writes to send as splices: a file of spliceFrom to spliceUpTo bytes whose
+// version in the container kindling kept a copy of (keptCopies), changed in less than half of it. The
+// local file is read whole here. The container needs head, tail and sha256sum to rebuild and check it.
+func (s *Shell) splices(p plan.Plan, src Source, tools map[string]bool) (map[string]*splice, error) {
+	if s.kept == "" || len(p.Replaces) == 0 || !canTar(tools) || !all(tools, "head", "tail", "cat", "sha256sum") {
+		return nil, nil
+	}
+	var out map[string]*splice
+	for _, w := range p.Writes {
+		was := p.Replaces[w.Path]
+		if w.Size < spliceFrom || w.Size > spliceUpTo || was == "" {
+			continue
+		}
+		old := s.kept.read(was)
+		if old == nil {
+			continue
+		}
+		content, err := readPlanned(src, w)
+		if err != nil {
+			return nil, err
+		}
+		head, tail := plan.Splice(old, content)
+		middle := content[head : len(content)-tail]
+		if len(middle) > len(content)/2 {
+			continue
+		}
+		if out == nil {
+			out = map[string]*splice{}
+		}
+		out[w.Path] = &splice{index: len(out), head: int64(head), tail: int64(tail), middle: middle, content: content}
+	}
+	return out, nil
+}
+
+// readPlanned reads a local file whole, failing with ErrSourceChanged when it no longer has the planned
+// size. (Its hash is checked in the container, on what the splice rebuilds.)
+func readPlanned(src Source, w plan.Item) ([]byte, error) {
+	var content []byte
+	err := withFile(src, stagedEntry{path: w.Path, Entry: w.Entry}, func(f io.Reader, _ time.Time) error {
+		var err error
+		content, err = io.ReadAll(io.LimitReader(f, w.Size+1))
+		if err == nil && int64(len(content)) != w.Size {
+			err = fmt.Errorf("%s: %w", w.Path, ErrSourceChanged)
+		}
+		return err
+	})
+	return content, err
+}
+
+// keepCopies keeps a copy of each file from spliceFrom to spliceUpTo bytes that the container now holds:
+// the new version of a splice (the container checked its sha256), or a copy of the local file.
+func (s *Shell) keepCopies(p plan.Plan, splices map[string]*splice, src Source) {
+	if s.kept == "" {
+		return
+	}
+	for _, w := range p.Writes {
+		switch {
+		case splices[w.Path] != nil:
+			s.kept.keep(w.Hash, splices[w.Path].content)
+		case w.Size >= spliceFrom && w.Size <= spliceUpTo && !s.kept.has(w.Hash):
+			s.kept.keepFile(src, w.Path)
+		}
+	}
 }
 
 // noFill says why a container without tar cannot be written to with sh and dd either (fillScript); nil
@@ -147,12 +245,23 @@ func (s *Shell) applyTar(ctx context.Context, dest, stage string, staged []stage
 	if s.compressing(ctx, size) {
 		script, write = gzipApplyScript, gzipped(write)
 	}
-	argv := append([]string{"sh", "-c", script, "kindling", dest, stage, batch}, deletes...)
+	argv := append(append([]string{"sh", "-c", script, "kindling", dest, stage, batch}, spliceArgs(staged)...), deletes...)
 	sent, err := s.stream(ctx, dest, argv, stdout, size, write)
 	if err == nil && record != nil {
 		cache.update(describedFiles(&described, record), nil)
 	}
 	return sent, err
+}
+
+// spliceArgs are spliceStage's arguments for the splices among staged.
+func spliceArgs(staged []stagedEntry) []string {
+	var args []string
+	for _, e := range staged {
+		if e.splice != nil {
+			args = append(args, e.name, "./"+e.path, strconv.FormatInt(e.splice.head, 10), strconv.FormatInt(e.splice.tail, 10), e.Hash)
+		}
+	}
+	return append([]string{strconv.Itoa(len(args) / 5)}, args...)
 }
 
 // compressFrom is the size of a tar stream from which a compressing Shell gzips it: below it, a stream is
@@ -239,6 +348,12 @@ func writeTar(w io.Writer, stage string, staged []stagedEntry, src Source, recor
 				return err
 			}
 		case plan.File:
+			if e.splice != nil {
+				if err := writeSplice(tw, h, prefix, e, m); err != nil {
+					return err
+				}
+				continue
+			}
 			if e.path == "" {
 				h.Typeflag, h.Size = tar.TypeReg, e.Size
 				if err := tw.WriteHeader(h); err != nil {
@@ -279,6 +394,27 @@ func writeTar(w io.Writer, stage string, staged []stagedEntry, src Source, recor
 		return err
 	}
 	return tw.Close()
+}
+
+// writeSplice writes a spliced file as spliceStage expects it: the file itself empty, with its mode, and
+// the changed middle as "s.index".
+func writeSplice(tw *tar.Writer, h *tar.Header, prefix string, e stagedEntry, m Meter) error {
+	h.Typeflag = tar.TypeReg
+	if err := tw.WriteHeader(h); err != nil {
+		return err
+	}
+	middle := &tar.Header{Name: prefix + "s." + strconv.Itoa(e.splice.index), Typeflag: tar.TypeReg, Mode: 0o600,
+		Size: int64(len(e.splice.middle)), ModTime: h.ModTime, Format: tar.FormatGNU}
+	if err := tw.WriteHeader(middle); err != nil {
+		return err
+	}
+	if _, err := tw.Write(e.splice.middle); err != nil {
+		return err
+	}
+	if m != nil {
+		m.Add(1, e.Size)
+	}
+	return nil
 }
 
 func (s *Shell) applyFill(ctx context.Context, dest, stage string, staged []stagedEntry, deletes []string, src Source, m Meter) (int64, error) {
@@ -430,7 +566,10 @@ func streamSize(staged []stagedEntry, overhead int64) int64 {
 	n := 2 * overhead
 	for _, e := range staged {
 		n += overhead
-		if e.Kind == plan.File {
+		switch {
+		case e.splice != nil:
+			n += overhead + int64(len(e.splice.middle))
+		case e.Kind == plan.File:
 			n += e.Size
 		}
 	}
@@ -446,6 +585,9 @@ var errStopped = errors.New("command ended before reading all of its input")
 // applyError explains a failed apply script: dest not writable gets its own error, anything else is
 // the script's error output.
 func (s *Shell) applyError(dest string, err error, stderr []byte) error {
+	if exitCode(err) == exitSplice {
+		return errNotKept
+	}
 	if exitCode(err) == exitSetup {
 		for _, reason := range []string{"Permission denied", "Read-only file system"} {
 			if bytes.Contains(stderr, []byte(reason)) {
@@ -610,13 +752,14 @@ type stagedEntry struct {
 	path string // the plan path it becomes, "" for the staging directory's own entries
 	plan.Entry
 	content string // of a file of the staging directory's own
+	splice  *splice
 }
 
 // layout arranges a plan's new entries in the staging directory. Entries go into numbered directories,
 // one per directory of dest that receives them, next to a file "k.at" naming that directory. A new
 // directory (one not in dest yet) is staged whole under its nearest existing ancestor, so that a
 // single rename brings a whole new subtree into place.
-func layout(p plan.Plan) []stagedEntry {
+func layout(p plan.Plan, splices map[string]*splice) []stagedEntry {
 	newDirs := make(map[string]bool, len(p.Mkdirs))
 	for _, d := range p.Mkdirs {
 		newDirs[d] = true
@@ -658,7 +801,9 @@ func layout(p plan.Plan) []stagedEntry {
 		items = append(items, place(l.Path, l.Entry))
 	}
 	for _, w := range p.Writes {
-		items = append(items, place(w.Path, w.Entry))
+		e := place(w.Path, w.Entry)
+		e.splice = splices[w.Path]
+		items = append(items, e)
 	}
 	// Directories before their content; files last, so the small entries lead the stream.
 	sort.SliceStable(items, func(i, j int) bool {

@@ -12,7 +12,7 @@ import (
 
 // The tools the scripts may run, besides sh's builtins. A test container gets exactly these, as
 // symlinks in a directory that is its whole PATH, so that no other tool leaks in.
-var containerTools = []string{"sh", "tar", "find", "xargs", "stat", "sha256sum", "readlink", "mkdir", "mv", "rm", "ln", "chmod", "dd", "cat", "head", "wc", "gzip"}
+var containerTools = []string{"sh", "tar", "find", "xargs", "stat", "sha256sum", "readlink", "mkdir", "mv", "rm", "ln", "chmod", "dd", "cat", "head", "tail", "wc", "gzip"}
 
 // container is a kind of container image the scripts must work in.
 type container struct {

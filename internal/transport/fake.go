@@ -38,7 +38,7 @@ func OpOf(argv []string) Op {
 			return OpHash
 		}
 		return OpDescribe
-	case tarApplyScript:
+	case tarApplyScript, gzipApplyScript:
 		return OpApply
 	case fillScript:
 		return OpFill

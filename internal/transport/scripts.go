@@ -8,7 +8,7 @@ package transport
 // text. They use POSIX sh and options that GNU coreutils/findutils/tar and BusyBox share.
 
 // probeTools are the commands Shell may use; the probe reports which of them the container has.
-var probeTools = []string{"tar", "find", "xargs", "stat", "sha256sum", "readlink", "mkdir", "mv", "rm", "ln", "chmod", "dd", "wc", "gzip"}
+var probeTools = []string{"tar", "find", "xargs", "stat", "sha256sum", "readlink", "mkdir", "mv", "rm", "ln", "chmod", "dd", "wc", "gzip", "head", "tail", "cat"}
 
 // probeDone ends the probe's output, so that a shell that died half-way is not mistaken for missing tools.
 const probeDone = "kindling-probe-done"
@@ -183,6 +183,7 @@ const (
 	exitFill   = 91 // the staging directory could not be filled
 	exitApply  = 92 // a delete or a rename into dest failed
 	exitLocked = 93 // dest exists, but the container's user cannot write to it
+	exitSplice = 94 // a splice could not be rebuilt from the container's file (spliceStage)
 )
 
 // stagePrelude creates dest ($1) and the staging directory $1/$2 inside it, and makes dest the working
@@ -216,8 +217,8 @@ const notLinked = `notLinked() {
 
 // checkDeletes fails (exit 92) before anything is deleted when one of the paths given as arguments lies
 // under a symbolic link; each parent directory is checked once (the paths come sorted, siblings
-// together).
-const checkDeletes = notLinked + `ok=1 d=.
+// together). It needs notLinked.
+const checkDeletes = `ok=1 d=.
 for p; do
 	[ "${p%/*}" != "$d" ] || continue
 	d=${p%/*}
@@ -233,6 +234,7 @@ done
 // directories move as a whole, files replace their old version atomically (a symlink in their place is
 // replaced, not followed). Nothing changes when a delete or a target directory lies under a symbolic
 // link. k.at is read with read, not a process: a name may hold newlines, so its lines are joined again.
+// It needs notLinked.
 const commitStage = checkDeletes + `nl='
 '
 at() {
@@ -268,7 +270,8 @@ const streamWritten = "written"
 // tarApplyScript fills the staging directory from the tar stream on stdin, which creates it inside dest,
 // and commits it. Then, when $3 is manifestBatchScript, it describes the files the stream listed in
 // streamWritten (stat only), as a manifest would; that is only a report, so it cannot fail the apply.
-// Arguments: dest, staging directory name, manifestBatchScript or "", paths to delete.
+// Arguments: dest, staging directory name, manifestBatchScript or "", the number of splices and five
+// arguments for each (see spliceStage), paths to delete.
 var tarApplyScript = tarApplyWith("tar -x -o -f -")
 
 // gzipApplyScript is tarApplyScript for a gzip'd stream (see Shell.compress). A stream that gzip cannot
@@ -285,9 +288,34 @@ shift
 ` + removeStage + `printf '%s\n' "$$" >"$S.pid" || exit 90
 ` + extract + ` || exit 91
 [ -f "$S/` + streamComplete + `" ] || { echo 'tar stream ended early' >&2; exit 91; }
-` + commitStage + `[ -z "$batch" ] || xargs -0 -r sh -c "$batch" kindling-batch none <"$S/` + streamWritten + `" || true
+` + notLinked + spliceStage + commitStage + `[ -z "$batch" ] || xargs -0 -r sh -c "$batch" kindling-batch none <"$S/` + streamWritten + `" || true
 `
 }
+
+// spliceStage rebuilds the files the tar stream carried as splices (see Shell.splices). Its first
+// argument is their number n; then, for each, five: the file in the staging directory (an empty file of
+// the stream, so that it has its mode), the file in dest it replaces ("./path"), the number of bytes to
+// take from the start and from the end of that file, and the sha256 the result must have. The changed
+// middle of the i-th (from 0) is the stream's file "s.i". The file in dest is read only when it is a
+// regular file under no symbolic link (a FIFO would hang head, a link could lead anywhere). When it is
+// not, or the result's sha256 differs (the container's file is not the version kindling kept a copy of),
+// the script ends with exitSplice before anything is committed, and kindling sends the files whole.
+const spliceStage = `n=$1 i=0
+shift
+while [ $i -lt "$n" ]; do
+	f=$S/$1
+	notLinked "${2%/*}" "${2#./}" || exit 92
+	[ -f "$2" ] && [ ! -L "$2" ] || exit 94
+	{
+		[ "$3" = 0 ] || head -c "$3" <"$2" || exit 94
+		cat "$S/s.$i" || exit 94
+		[ "$4" = 0 ] || tail -c "$4" <"$2" || exit 94
+	} >"$f"
+	h=$(sha256sum <"$f") && [ "${h%% *}" = "$5" ] || exit 94
+	shift 5
+	i=$((i + 1))
+done
+`
 
 // fillScript is the way to fill the staging directory when the container has no tar: arguments after
 // dest and the staging directory name are triples "d - path" (directory), "l target path" (symlink),
@@ -341,10 +369,10 @@ filled=1`
 
 // commitScript commits a staging directory filled by earlier fillScript calls.
 // Arguments: dest, staging directory name, paths to delete.
-const commitScript = stagePrelude + removeStage + commitStage
+const commitScript = stagePrelude + removeStage + notLinked + commitStage
 
 // deleteScript removes paths (relative to dest $1, each starting with "./"); it is used before the main
 // call when there are too many deletions to pass in one command line.
 const deleteScript = `cd -- "$1" 2>/dev/null || exit 0
 shift
-` + checkDeletes + `rm -rf -- "$@" || exit 92`
+` + notLinked + checkDeletes + `rm -rf -- "$@" || exit 92`

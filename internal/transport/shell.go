@@ -24,6 +24,7 @@ type Shell struct {
 	cacheDir string
 	meter    Meter // nil: no progress is reported
 	compress bool  // gzip large tar streams where the container has gzip (see compressing)
+	kept     keptCopies
 
 	mu    sync.Mutex
 	tools map[string]bool // nil until probed

@@ -149,7 +149,7 @@ func TestLayout(t *testing.T) {
 		Symlinks: []plan.Item{{Path: "old/l", Entry: plan.Entry{Kind: plan.Symlink, Hash: "x"}}},
 	}
 	var got []string
-	for _, e := range layout(p) {
+	for _, e := range layout(p, nil) {
 		s := e.Kind.String() + " " + e.name
 		if e.Kind == plan.Symlink {
 			s += " -> " + e.Hash
