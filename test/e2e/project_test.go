@@ -24,6 +24,7 @@ type event struct {
 	Strategy        string   `json:"strategy"`
 	Runtime         string   `json:"runtime"`
 	Written         int      `json:"written"`
+	Bytes           int64    `json:"bytes"`
 	Pods            []string `json:"pods"`
 	Reload          string   `json:"reload"`
 	SaveToServingMS *int64   `json:"save_to_serving_ms"`
