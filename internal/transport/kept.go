@@ -95,12 +95,12 @@ func (k keptCopies) store(write func(io.Writer) (string, error)) {
 		os.Remove(tmp.Name())
 		return
 	}
-	k.prune()
+	k.prune(keptMax)
 }
 
-// prune removes the least recently used copies beyond keptMax, those not used for cachefile.MaxAge, and
-// any a kindling left when it died while writing one.
-func (k keptCopies) prune() {
+// prune removes the least recently used copies beyond max bytes, those not used for cachefile.MaxAge,
+// and any a kindling left when it died while writing one.
+func (k keptCopies) prune(max int64) {
 	entries, err := os.ReadDir(string(k))
 	if err != nil {
 		return
@@ -129,7 +129,7 @@ func (k keptCopies) prune() {
 	}
 	sort.Slice(copies, func(i, j int) bool { return copies[i].used.Before(copies[j].used) })
 	for _, c := range copies {
-		if total <= keptMax {
+		if total <= max {
 			break
 		}
 		if os.Remove(k.path(c.name)) == nil {
