@@ -40,7 +40,7 @@ const (
 	changedFiles   = 50
 )
 
-// TestShapedLinks measures, over each shaped link, save to serving (python), the initial sync and the
+// TestShapedLinks measures, over each shaped link, save to serving (python and node), the initial sync and the
 // re-sync of a generated tree, a one-line edit of a 10 MB text file and a 50-file change, beside the
 // baselines through the same link, with the traffic each took and the link's floor.
 func TestShapedLinks(t *testing.T) {
@@ -49,7 +49,9 @@ func TestShapedLinks(t *testing.T) {
 			skipUnlessProfile(t, p.name)
 			l := startLink(t, p)
 			// Subtests: a failure of one (the cluster restarting under it) leaves the other's rows.
-			t.Run("save-to-serving", func(t *testing.T) { shapedSaveToServing(t, l) })
+			for _, a := range latencyApps[:2] { // python, node
+				t.Run("save-to-serving/"+a.name, func(t *testing.T) { shapedSaveToServing(t, l, a) })
+			}
 			t.Run("tree", func(t *testing.T) { shapedTree(t, l, shapedPlans[p.name]) })
 		})
 	}
@@ -71,12 +73,11 @@ func (l *link) medianTraffic(runs []window) wire {
 	return medianWire(ws)
 }
 
-func shapedSaveToServing(t *testing.T, l *link) {
-	a := latencyApps[0] // python
+func shapedSaveToServing(t *testing.T, l *link, a latencyApp) {
 	restart, baseline := a.measureBaseline(t, l.kubeconfig)
 	paced, _ := a.measureKindling(t, shapedDebounce, l.kubeconfig)
 	r := shapedResult{profile: l.name,
-		measure:      fmt.Sprintf("save → serving, python, --debounce %v: p50 / p95 of %d saves", shapedDebounce, saves),
+		measure:      fmt.Sprintf("save → serving, %s, --debounce %v: p50 / p95 of %d saves", a.name, shapedDebounce, saves),
 		kindling:     paced.String(),
 		kindlingWire: l.medianTraffic(paced.windows).String() + " per save",
 		baseline:     fmt.Sprintf("%s / %s (kubectl cp + exec kill)", ms(percentile(baseline.served, 50)), ms(percentile(baseline.served, 95))),
