@@ -32,7 +32,7 @@ const (
 )
 
 // Apply carries out p under dest. Everything new is first written into a staging directory inside
-// dest, then deletes run and one mv per target directory renames the new entries into place, so no
+// dest, then deletes run and the new entries are renamed into place (commitStage), so no
 // file is ever visible half-written; the staging directory is removed however the command ends. With tar
 // this is one command whose stdin is a tar stream built while it is sent; without tar, the staging
 // directory is filled by a few commands of at most 200 files each, then committed by one more.

@@ -230,10 +230,16 @@ done
 // commitStage deletes the paths given as arguments (relative to dest, each starting with "./"), then
 // moves the staged entries into place. The staging directory holds, for each target directory k, a
 // directory k with the entries to move and a file k.at naming the target ("./a/b", or "." for dest),
-// so that one mv per target directory renames all of its entries, whatever their names: new
-// directories move as a whole, files replace their old version atomically (a symlink in their place is
-// replaced, not followed). Nothing changes when a delete or a target directory lies under a symbolic
-// link. k.at is read with read, not a process: a name may hold newlines, so its lines are joined again.
+// so that each entry is renamed into its target directory, whatever its name: new directories move as a
+// whole, files replace their old version atomically (a symlink in their place is replaced, not
+// followed). Nothing changes when a delete or a target directory lies under a symbolic link. k.at is
+// read with read, not a process: a name may hold newlines, so its lines are joined again.
+//
+// The renames into 3 target directories or more are one process for all where the container has perl
+// (renameAll): a save's files may be spread over many directories, and a process costs 5–10 ms in a busy
+// container (50 directories took half a second with one mv each; perl starts in about what 2 mv take).
+// What it leaves in the staging directory (no perl, a rename that failed: across a mount point inside
+// dest, onto a directory) one mv per target directory then moves, or fails as it would have anyway.
 // It needs notLinked.
 const commitStage = checkDeletes + `nl='
 '
@@ -248,6 +254,8 @@ for g in "$S"/*.at; do
 done
 [ -n "$ok" ] || exit 92
 [ $# -eq 0 ] || rm -rf -- "$@" || exit 92
+set -- "$S"/*.at
+[ $# -lt 3 ] || ! command -v perl >/dev/null 2>&1 || perl -e '` + renameAll + `' "$@" 2>/dev/null
 for g in "$S"/*.at; do
 	[ -f "$g" ] || continue
 	at "$g"
@@ -258,6 +266,23 @@ for g in "$S"/*.at; do
 	done
 done
 `
+
+// renameAll is perl's half of commitStage: for each k.at file given, it renames every entry of the
+// staging directory k into the target directory the file names (its content less the final newline:
+// "." or "./…", else the group is left alone), and leaves an entry whose rename fails where it is. The
+// entries are read before any is renamed.
+const renameAll = `for $g (@ARGV) {
+	open(F, "<", $g) or next;
+	{ local $/; $t = <F>; }
+	close(F);
+	$t =~ s/\n\z//;
+	$t =~ m{\A\.(/|\z)} or next;
+	($d = $g) =~ s/\.at\z//;
+	opendir(D, $d) or next;
+	@e = grep { $_ ne "." && $_ ne ".." } readdir(D);
+	closedir(D);
+	rename("$d/$_", "$t/$_") for @e;
+}`
 
 // streamComplete is the last entry of Apply's tar stream: a stream cut short by a failure on the local
 // side can end cleanly between two entries, and must not be committed.
