@@ -316,8 +316,9 @@ func runEntry(ctx context.Context, rep *entryReporter, o syncOptions, in entryIn
 	return err
 }
 
-// compressing says whether large transfers are gzip'd: --compress on or off, or with auto when the API
-// server is not on this machine (on loopback, bytes are free and the CPU is what a transfer costs).
+// compressing says whether large transfers are compressed (zstd or gzip, see transport.Compress):
+// --compress on or off, or with auto when the API server is not on this machine (on loopback, bytes are
+// free and the CPU is what a transfer costs).
 func compressing(mode, server string) bool {
 	if mode == "on" || mode == "off" {
 		return mode == "on"

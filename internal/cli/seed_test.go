@@ -49,7 +49,7 @@ func TestSeedFor(t *testing.T) {
 	}
 }
 
-// --compress auto gzips large transfers to a cluster that is not on this machine.
+// --compress auto compresses large transfers to a cluster that is not on this machine.
 func TestCompressing(t *testing.T) {
 	for _, tc := range []struct {
 		mode, server string

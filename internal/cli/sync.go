@@ -123,7 +123,7 @@ func (o *syncOptions) register(f *pflag.FlagSet) {
 	f.BoolVar(&o.keep, "keep", false, "With --once --restart: leave the restart supervisor in the Deployment so the synced code keeps running (undo with kindling restore)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "Print the target, detected runtime and chosen strategy, then exit without changing anything")
 	f.BoolVar(&o.noInstall, "no-install", false, "Do not run npm/pip/bundle/… in the container when a dependency manifest changes")
-	f.StringVar(&o.compress, "compress", "auto", "Gzip large transfers where the container has gzip: auto (when the cluster's API server is not on this machine), on, or off")
+	f.StringVar(&o.compress, "compress", "auto", "Compress large transfers with zstd or gzip, whichever the container has (zstd first; neither: sent as is): auto (when the cluster's API server is not on this machine), on, or off")
 	f.StringVar(&o.helperImage, "helper-image", restart.DefaultHelperImage, "With --restart, for a container without a shell: the image whose static BusyBox kindling brings in (mirror it for an air-gapped cluster)")
 	f.StringArrayVar(&o.onChange, "on-change", nil, "GLOB=COMMAND: run COMMAND in --dest after a sync that touched GLOB, before the reload (repeatable)")
 }

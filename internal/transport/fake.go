@@ -38,7 +38,7 @@ func OpOf(argv []string) Op {
 			return OpHash
 		}
 		return OpDescribe
-	case tarApplyScript, gzipApplyScript:
+	case tarApplyScript, gzipApplyScript, zstdApplyScript:
 		return OpApply
 	case fillScript:
 		return OpFill

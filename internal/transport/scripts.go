@@ -8,7 +8,7 @@ package transport
 // text. They use POSIX sh and options that GNU coreutils/findutils/tar and BusyBox share.
 
 // probeTools are the commands Shell may use; the probe reports which of them the container has.
-var probeTools = []string{"tar", "find", "xargs", "stat", "sha256sum", "readlink", "mkdir", "mv", "rm", "ln", "chmod", "dd", "wc", "gzip", "head", "tail", "cat"}
+var probeTools = []string{"tar", "find", "xargs", "stat", "sha256sum", "readlink", "mkdir", "mv", "rm", "ln", "chmod", "dd", "wc", "gzip", "zstd", "head", "tail", "cat"}
 
 // probeDone ends the probe's output, so that a shell that died half-way is not mistaken for missing tools.
 const probeDone = "kindling-probe-done"
@@ -299,9 +299,13 @@ const streamWritten = "written"
 // arguments for each (see spliceStage), paths to delete.
 var tarApplyScript = tarApplyWith("tar -x -o -f -")
 
-// gzipApplyScript is tarApplyScript for a gzip'd stream (see Shell.compress). A stream that gzip cannot
-// finish ends the tar early, which the stream's last entry (streamComplete) tells.
-var gzipApplyScript = tarApplyWith("gzip -dc | tar -x -o -f -")
+// gzipApplyScript and zstdApplyScript are tarApplyScript for a compressed stream (see codecs). A stream
+// that the decompressor cannot finish ends the tar early, which the stream's last entry (streamComplete)
+// tells.
+var (
+	gzipApplyScript = tarApplyWith("gzip -dc | tar -x -o -f -")
+	zstdApplyScript = tarApplyWith("zstd -dc | tar -x -o -f -")
+)
 
 func tarApplyWith(extract string) string {
 	return `S=./$2

@@ -23,7 +23,7 @@ type Shell struct {
 	warn     func(string)
 	cacheDir string
 	meter    Meter // nil: no progress is reported
-	compress bool  // gzip large tar streams where the container has gzip (see compressing)
+	compress bool  // compress large tar streams where the container can undo it (see codecs)
 	kept     keptCopies
 
 	mu    sync.Mutex
@@ -71,8 +71,9 @@ func Warn(warn func(line string)) Option {
 	return func(s *Shell) { s.warn = warn }
 }
 
-// Compress gzips the tar streams of large transfers (an initial sync, a branch switch) where the container
-// has gzip: for a link where bytes cost more than CPU, such as a cluster that is not on this machine.
+// Compress compresses the tar streams of large transfers (an initial sync, a branch switch) with zstd where
+// the container has zstd, else with gzip where it has gzip, else not at all (see codecs): for a link where
+// bytes cost more than CPU, such as a cluster that is not on this machine.
 func Compress(on bool) Option {
 	return func(s *Shell) { s.compress = on }
 }

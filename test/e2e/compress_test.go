@@ -12,8 +12,9 @@ import (
 	"time"
 )
 
-// TestCompressedInitialSync: with --compress on, an initial sync of source-like text goes gzip'd (the
-// synced event's bytes, as sent, are a fraction of the files'), and the container holds the tree exactly.
+// TestCompressedInitialSync: with --compress on, an initial sync of source-like text goes compressed (gzip:
+// the runtimes image has no zstd; the synced event's bytes, as sent, are a fraction of the files'), and the
+// container holds the tree exactly.
 func TestCompressedInitialSync(t *testing.T) {
 	t.Parallel()
 	ns := Namespace(t)
