@@ -174,11 +174,14 @@ func (tt treeTarget) lineEdits(t *testing.T, dest, file string, n int, extra ...
 	return e
 }
 
-// fileNear returns the path (relative to root) of the regular file whose size is closest to want.
+// fileNear returns the path (relative to root) of the generated text file whose size is closest to want.
 func fileNear(t *testing.T, root string, want int64) string {
 	t.Helper()
 	best, bestDiff := "", int64(-1)
 	regularFiles(t, root, func(p string, info os.FileInfo) {
+		if !isText(p) {
+			return
+		}
 		d := info.Size() - want
 		if d < 0 {
 			d = -d
