@@ -4,10 +4,8 @@ package bench
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -149,17 +147,12 @@ func shapedTree(t *testing.T, l *link, plan shapedPlan) {
 func shapedManyFiles(t *testing.T, l *link, tt treeTarget, dest string, files []string) {
 	k := startKindling(t, append(tt.syncArgs(dest), "--debounce", shapedDebounce.String())...)
 	k.waitLine(t, 0, startedWatching, 10*time.Minute)
-	chacha := rand.NewChaCha8([32]byte{50})
+	g := newSourceGen(50)
 	from := k.count()
 	start := time.Now()
 	var changed int64
 	for _, f := range files {
-		content := make([]byte, fileLen(t, f))
-		chacha.Read(content)
-		if err := os.WriteFile(f, content, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		changed += int64(len(content))
+		changed += g.rewrite(t, f)
 	}
 	line := k.waitLine(t, from, syncLine, 5*time.Minute)
 	synced := parseSyncLine(t, line.text)
@@ -179,14 +172,11 @@ func shapedManyFiles(t *testing.T, l *link, tt treeTarget, dest string, files []
 	recordShaped(t, r)
 }
 
-// writeText writes a text file of about n bytes: numbered lines of prose.
+// writeText writes a text file of n bytes: generated source (sourceGen), which compresses as code does
+// (numbered lines of one sentence would shrink 30× through --compress on).
 func writeText(t *testing.T, file string, n int) {
 	t.Helper()
-	var b strings.Builder
-	for i := 0; b.Len() < n; i++ {
-		fmt.Fprintf(&b, "%07d the quick brown fox jumps over the lazy dog, and kindling syncs it to the pod\n", i)
-	}
-	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+	if err := os.WriteFile(file, newSourceGen(10).content(nil, kindGo, n), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
