@@ -62,6 +62,7 @@ type treeTarget struct {
 	src                         string
 	files                       int
 	total                       int64
+	extra                       []string // more arguments of every kindling sync
 }
 
 func newTreeTarget(t *testing.T, kubeconfig string, files int, total int64) treeTarget {
@@ -76,7 +77,7 @@ func newTreeTarget(t *testing.T, kubeconfig string, files int, total int64) tree
 }
 
 func (tt treeTarget) syncArgs(dest string) []string {
-	return []string{"sync", "-d", tt.deploy, "-n", tt.ns, "--src", tt.src, "--dest", dest, "--kubeconfig", tt.kubeconfig}
+	return append([]string{"sync", "-d", tt.deploy, "-n", tt.ns, "--src", tt.src, "--dest", dest, "--kubeconfig", tt.kubeconfig}, tt.extra...)
 }
 
 // kindlingDir and tarDir are the directories of the pod that the i-th initial sync of each fills.
