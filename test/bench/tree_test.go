@@ -3,7 +3,9 @@
 package bench
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -72,6 +74,47 @@ func (g *sourceGen) rewrite(t *testing.T, file string) int64 {
 func isText(file string) bool {
 	_, binary := binaryMagic[kindOf(file)]
 	return !binary
+}
+
+// gzippedSize is the size of the tree under root as a tar stream gzip'd at BestSpeed: about what kindling
+// --compress on sends for it (its tar has its own order and headers).
+func gzippedSize(t testing.TB, root string) int64 {
+	t.Helper()
+	var n byteCounter
+	zw, err := gzip.NewWriterLevel(&n, gzip.BestSpeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw := tar.NewWriter(zw)
+	regularFiles(t, root, func(p string, info os.FileInfo) {
+		h, err := tar.FileInfoHeader(info, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Name, _ = filepath.Rel(root, p)
+		content, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(content)
+	})
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return int64(n)
+}
+
+type byteCounter int64
+
+func (c *byteCounter) Write(p []byte) (int, error) {
+	*c += byteCounter(len(p))
+	return len(p), nil
 }
 
 // A fileKind is what a generated file holds, named by its extension.
