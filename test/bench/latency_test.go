@@ -249,8 +249,8 @@ func (e editSeries) String() string {
 }
 
 // measureKindling times kindling sync --restart in watch mode per edit (kindling reaching the cluster
-// through kubeconfig, with extra arguments), saves paced by thinkTime then back to back, and collects what kindling itself
-// reports as the save-to-serving time.
+// through kubeconfig, with extra arguments), saves paced by thinkTime then back to back, and collects what
+// kindling itself reports as the save-to-serving time.
 func (a latencyApp) measureKindling(t *testing.T, debounce time.Duration, kubeconfig string, extra ...string) (paced, rapid editSeries) {
 	ns := e2e.Namespace(t)
 	deploy, _ := a.deploy(t, ns, a.argv)

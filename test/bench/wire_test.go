@@ -150,8 +150,9 @@ func shapedTree(t *testing.T, l *link, plan shapedPlan) {
 	shapedManyFiles(t, l, tt, dest, changing)
 }
 
-// shapedManyFiles measures a change of the files (50) (new content, same sizes), kindling watching: from the
-// first write to kindling's sync line, and the time on that line (its sync, after the debounce).
+// shapedManyFiles measures a change of the files (50) (new generated content of the same kinds and sizes),
+// kindling watching: from the first write to kindling's sync line, and the time on that line (its sync,
+// after the debounce).
 func shapedManyFiles(t *testing.T, l *link, tt treeTarget, dest string, files []string) {
 	k := startKindling(t, append(tt.syncArgs(dest), "--debounce", shapedDebounce.String())...) // tt.extra: shapedCompress
 	k.waitLine(t, 0, startedWatching, 10*time.Minute)
