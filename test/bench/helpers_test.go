@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,42 +24,7 @@ import (
 )
 
 // ---------------------------------------------------------------------------------------------------------
-// Generated trees
-
-// generateTree writes files into nested directories (one directory per 20 files, each inside a random
-// earlier one). Sizes come from four classes (relative weights 1, 4, 16, 64) drawn uniformly, adding up
-// to about total bytes; one file in 50 is executable. The same arguments always give the same tree.
-func generateTree(t testing.TB, root string, files int, total int64) {
-	t.Helper()
-	chacha := rand.NewChaCha8([32]byte{6})
-	rng := rand.New(chacha)
-	dirs := []string{root}
-	for i := range files / 20 {
-		d := filepath.Join(dirs[rng.IntN(len(dirs))], fmt.Sprintf("dir%d", i))
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		dirs = append(dirs, d)
-	}
-	weights := []int64{1, 4, 16, 64}
-	var sum int64
-	for _, w := range weights {
-		sum += w
-	}
-	unit := total / int64(files) * int64(len(weights)) / sum
-	data := make([]byte, 2*unit*weights[len(weights)-1]+1)
-	for i := range files {
-		size := rng.Int64N(2*unit*weights[i%len(weights)] + 1)
-		chacha.Read(data[:size])
-		mode := os.FileMode(0o644)
-		if i%50 == 0 {
-			mode = 0o755
-		}
-		if err := os.WriteFile(filepath.Join(dirs[rng.IntN(len(dirs))], fmt.Sprintf("file%d.txt", i)), data[:size], mode); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
+// Trees
 
 // regularFiles calls fn for each regular file under root, in lexical order.
 func regularFiles(t testing.TB, root string, fn func(path string, info os.FileInfo)) {

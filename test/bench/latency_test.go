@@ -249,15 +249,15 @@ func (e editSeries) String() string {
 }
 
 // measureKindling times kindling sync --restart in watch mode per edit (kindling reaching the cluster
-// through kubeconfig), saves paced by thinkTime then back to back, and collects what kindling itself
-// reports as the save-to-serving time.
-func (a latencyApp) measureKindling(t *testing.T, debounce time.Duration, kubeconfig string) (paced, rapid editSeries) {
+// through kubeconfig, with extra arguments), saves paced by thinkTime then back to back, and collects what
+// kindling itself reports as the save-to-serving time.
+func (a latencyApp) measureKindling(t *testing.T, debounce time.Duration, kubeconfig string, extra ...string) (paced, rapid editSeries) {
 	ns := e2e.Namespace(t)
 	deploy, _ := a.deploy(t, ns, a.argv)
 	src := t.TempDir()
 	local := filepath.Join(src, a.file)
 	writeSource(t, local, a.source(marker(0)))
-	k := startKindling(t, "sync", "-d", deploy, "-n", ns, "--src", src, "--dest", a.dir, "--restart", "--debounce", debounce.String(), "--kubeconfig", kubeconfig)
+	k := startKindling(t, append([]string{"sync", "-d", deploy, "-n", ns, "--src", src, "--dest", a.dir, "--restart", "--debounce", debounce.String(), "--kubeconfig", kubeconfig}, extra...)...)
 	k.waitLine(t, 0, startedWatching, 5*time.Minute)
 	// The wrapper strategy rolls the Deployment out once: its first sync line is for the new pod.
 	k.waitLine(t, 0, syncLine, 5*time.Minute)

@@ -65,6 +65,7 @@ type floor struct {
 	p          profile
 	roundTrips float64
 	bytes      int64
+	bytesText  string        // what the bytes are, when not the content as it is
 	extra      time.Duration // spent off the link (a debounce, the app's restart), named in extraText
 	extraText  string
 }
@@ -75,6 +76,9 @@ func (f floor) total() time.Duration {
 
 func (f floor) String() string {
 	s := fmt.Sprintf("%g RTT + %s ↑", f.roundTrips, size(f.bytes))
+	if f.bytesText != "" {
+		s += " (" + f.bytesText + ")"
+	}
 	if f.extraText != "" {
 		s = f.extraText + " + " + s
 	}

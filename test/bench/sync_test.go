@@ -62,6 +62,7 @@ type treeTarget struct {
 	src                         string
 	files                       int
 	total                       int64
+	extra                       []string // more arguments of every kindling sync
 }
 
 func newTreeTarget(t *testing.T, kubeconfig string, files int, total int64) treeTarget {
@@ -76,7 +77,7 @@ func newTreeTarget(t *testing.T, kubeconfig string, files int, total int64) tree
 }
 
 func (tt treeTarget) syncArgs(dest string) []string {
-	return []string{"sync", "-d", tt.deploy, "-n", tt.ns, "--src", tt.src, "--dest", dest, "--kubeconfig", tt.kubeconfig}
+	return append([]string{"sync", "-d", tt.deploy, "-n", tt.ns, "--src", tt.src, "--dest", dest, "--kubeconfig", tt.kubeconfig}, tt.extra...)
 }
 
 // kindlingDir and tarDir are the directories of the pod that the i-th initial sync of each fills.
@@ -174,11 +175,14 @@ func (tt treeTarget) lineEdits(t *testing.T, dest, file string, n int, extra ...
 	return e
 }
 
-// fileNear returns the path (relative to root) of the regular file whose size is closest to want.
+// fileNear returns the path (relative to root) of the generated text file whose size is closest to want.
 func fileNear(t *testing.T, root string, want int64) string {
 	t.Helper()
 	best, bestDiff := "", int64(-1)
 	regularFiles(t, root, func(p string, info os.FileInfo) {
+		if !isText(p) {
+			return
+		}
 		d := info.Size() - want
 		if d < 0 {
 			d = -d
