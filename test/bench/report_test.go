@@ -147,7 +147,7 @@ what the pod serves run inside the pod and report over a direct connection, outs
   arrive (½ RTT); a process started from scratch needs 5 RTT (TCP, TLS, the pod lookup, the exec upgrade,
   the content and its acknowledgement); a change synced by a running kindling needs 1 (the content and its
   acknowledgement). The bytes: the content of the files that changed (a one-line edit: the line); for an
-  initial sync, the tree's tar stream gzip'd at BestSpeed, what ` + "`--compress on`" + ` sends.
+  initial sync, the tree's tar stream gzip'd at the level ` + "`--compress on`" + ` uses (` + "`transport.GzipLevel`" + `).
 - Sizes and run counts per link are in each table (fewer runs and a smaller tree over ` + "`far`" + `, so that the
   three links take about half an hour); targets (issue 17) are printed for ` + "`cloud`" + ` only.
 - kindling runs with ` + "`--compress on`" + ` over every link (each row says so): ` + "`--compress auto`" + `, the default, would

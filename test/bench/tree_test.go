@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/kindling-dev/kindling/internal/transport"
 )
 
 // ---------------------------------------------------------------------------------------------------------
@@ -76,12 +78,12 @@ func isText(file string) bool {
 	return !binary
 }
 
-// gzippedSize is the size of the tree under root as a tar stream gzip'd at BestSpeed: about what kindling
-// --compress on sends for it (its tar has its own order and headers).
+// gzippedSize is the size of the tree under root as a tar stream gzip'd at transport.GzipLevel: about what
+// kindling --compress on sends for it (its tar has its own order and headers).
 func gzippedSize(t testing.TB, root string) int64 {
 	t.Helper()
 	var n byteCounter
-	zw, err := gzip.NewWriterLevel(&n, gzip.BestSpeed)
+	zw, err := gzip.NewWriterLevel(&n, transport.GzipLevel)
 	if err != nil {
 		t.Fatal(err)
 	}

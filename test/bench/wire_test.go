@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kindling-dev/kindling/internal/transport"
 	"github.com/kindling-dev/kindling/test/e2e"
 )
 
@@ -110,7 +111,7 @@ func shapedTree(t *testing.T, l *link, plan shapedPlan) {
 		measure:  fmt.Sprintf("initial sync, %d files / %s of generated source, fresh directory, %s (%s)", tt.files, size(tt.total), flags, runs),
 		kindling: ms(initial), kindlingWire: l.medianTraffic(kindlingRuns).String(),
 		baseline: ms(tarWall) + " (tar pipe)", baselineWire: l.medianTraffic(tarRuns).String(),
-		floor: floor{p: l.profile, roundTrips: 5, bytes: gzippedSize(t, tt.src), bytesText: "the tree's tar, gzip'd at BestSpeed"}.String(),
+		floor: floor{p: l.profile, roundTrips: 5, bytes: gzippedSize(t, tt.src), bytesText: fmt.Sprintf("the tree's tar, gzip'd at level %d", transport.GzipLevel)}.String(),
 	}
 	l.target(&r, "≥ 3× faster than the tar pipe: ≤ "+ms(tarWall/3), initial <= tarWall/3)
 	recordShaped(t, r)
