@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"sync"
 	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
@@ -26,6 +27,18 @@ type PodWatch struct {
 	changed   chan struct{}
 	// refused is the API server's refusal to list or watch the pods, once it came.
 	refused atomic.Pointer[error]
+	// events counts the pod events so far. The current revision is read again only after one: a new
+	// revision's rollout shows as pods that change, so a save or a second look at the same pods costs no
+	// API request (a round trip to a remote cluster).
+	events   atomic.Uint64
+	revMu    sync.Mutex
+	revision *revisionAt // nil: not read yet
+}
+
+// revisionAt is the workload's current revision (its pod label and value), read when events was at.
+type revisionAt struct {
+	label, value string
+	at           uint64
 }
 
 // WatchPods starts watching the workload's pods (through its own selector) until ctx ends.
@@ -41,16 +54,18 @@ func (c *Client) WatchPods(ctx context.Context, workload *Workload, container st
 	w := &PodWatch{client: c, workload: workload, container: container, selector: sel,
 		lister: informer.Lister(), changed: make(chan struct{}, 1)}
 	notify := func(any) {
+		w.events.Add(1)
 		select {
 		case w.changed <- struct{}{}:
 		default:
 		}
 	}
-	if _, err := informer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+	handler, err := informer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    notify,
 		UpdateFunc: func(_, n any) { notify(n) },
 		DeleteFunc: notify,
-	}); err != nil {
+	})
+	if err != nil {
 		return nil, err
 	}
 	// A refused list or watch is retried by the reflector forever, in silence: kindling would hang
@@ -68,7 +83,23 @@ func (c *Client) WatchPods(ctx context.Context, workload *Workload, container st
 	}); err != nil {
 		return nil, err
 	}
+	// The current revision is read while the pods are listed: the two reads go together.
+	revision := make(chan *revisionAt, 1)
+	go func() {
+		label, value, err := c.CurrentRevision(syncCtx, workload)
+		if err != nil {
+			revision <- nil // Runnable reads it again, and says why it cannot
+			return
+		}
+		revision <- &revisionAt{label: label, value: value}
+	}()
 	factory.Start(ctx.Done())
+	defer func() {
+		if r := <-revision; r != nil {
+			r.at = w.events.Load()
+			w.revision = r
+		}
+	}()
 	for typ, ok := range factory.WaitForCacheSync(syncCtx.Done()) {
 		if err := w.refusal(); err != nil {
 			return nil, err
@@ -80,6 +111,9 @@ func (c *Client) WatchPods(ctx context.Context, workload *Workload, container st
 			return nil, fmt.Errorf("watching %v in namespace %q failed; check that you may list and watch pods there", typ, workload.Meta().Namespace)
 		}
 	}
+	// The listed pods reach the handler after the cache has them: the revision read with the list goes
+	// with the events they make, not after them.
+	cache.WaitForCacheSync(syncCtx.Done(), handler.HasSynced)
 	return w, nil
 }
 
@@ -110,7 +144,7 @@ func (w *PodWatch) Runnable(ctx context.Context) ([]corev1.Pod, error) {
 	if err := w.refusal(); err != nil {
 		return nil, err
 	}
-	label, revision, err := w.client.CurrentRevision(ctx, w.workload)
+	label, revision, err := w.currentRevision(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -126,6 +160,25 @@ func (w *PodWatch) Runnable(ctx context.Context) ([]corev1.Pod, error) {
 		}
 	}
 	return out, nil
+}
+
+// currentRevision is the workload's current revision: as last read when no pod changed since, else read
+// again.
+func (w *PodWatch) currentRevision(ctx context.Context) (label, value string, err error) {
+	at := w.events.Load()
+	w.revMu.Lock()
+	r := w.revision
+	w.revMu.Unlock()
+	if r != nil && r.at == at {
+		return r.label, r.value, nil
+	}
+	if label, value, err = w.client.CurrentRevision(ctx, w.workload); err != nil {
+		return "", "", err
+	}
+	w.revMu.Lock()
+	w.revision = &revisionAt{label: label, value: value, at: at}
+	w.revMu.Unlock()
+	return label, value, nil
 }
 
 // Workload is the watched workload.
