@@ -298,12 +298,16 @@ func kubectl(t *testing.T, kubeconfig string, stdin io.Reader, args ...string) {
 	}
 }
 
-// tarPipe copies the tree under src into dir of the pod with `tar -c | kubectl exec -i … tar -x`, kubectl
-// reaching the cluster through kubeconfig, and returns when it ran.
-func tarPipe(t *testing.T, kubeconfig, ns, pod, src, dir string) window {
+// tarPipe copies the tree under src (or only the paths given, relative to src) into dir of the pod with
+// `tar -c | kubectl exec -i … tar -x`, kubectl reaching the cluster through kubeconfig, and returns when it
+// ran.
+func tarPipe(t *testing.T, kubeconfig, ns, pod, src, dir string, paths ...string) window {
 	t.Helper()
-	script := `tar -c -f - -C "$1" . | kubectl --kubeconfig "$2" exec -i -n "$3" "$4" -c app -- sh -c 'mkdir -p "$1" && tar -x -f - -C "$1"' sh "$5"`
-	cmd := exec.CommandContext(t.Context(), "bash", "-o", "pipefail", "-c", script, "bash", src, kubeconfig, ns, pod, dir)
+	if len(paths) == 0 {
+		paths = []string{"."}
+	}
+	script := `tar -c -f - -C "$1" -- "${@:6}" | kubectl --kubeconfig "$2" exec -i -n "$3" "$4" -c app -- sh -c 'mkdir -p "$1" && tar -x -f - -C "$1"' sh "$5"`
+	cmd := exec.CommandContext(t.Context(), "bash", append([]string{"-o", "pipefail", "-c", script, "bash", src, kubeconfig, ns, pod, dir}, paths...)...)
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	run := window{start, time.Now()}

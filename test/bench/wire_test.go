@@ -172,10 +172,17 @@ func shapedManyFiles(t *testing.T, l *link, tt treeTarget, dest string, files []
 		t.Errorf("kindling's first sync after the change wrote %d files, not %d: the figure is for those", synced.written, len(files))
 	}
 	run := window{start, line.at}
+	// The baseline: the same files through the tar pipe, into its copy of the tree.
+	rel := make([]string, len(files))
+	for i, f := range files {
+		rel[i], _ = filepath.Rel(tt.src, f)
+	}
+	waitQuiet(t)
+	pipe := tarPipe(t, tt.kubeconfig, tt.ns, tt.pod, tt.src, tt.tarDir(0), rel...)
 	r := shapedResult{profile: l.name,
 		measure:  fmt.Sprintf("a %d-file change (%s, new content): save → kindling's sync line (the time on that line), --debounce %v %s", len(files), size(changed), shapedDebounce, strings.Join(tt.extra, " ")),
 		kindling: fmt.Sprintf("%s (%s)", ms(run.wall()), ms(synced.elapsed)), kindlingWire: l.traffic(run.from, run.to).String(),
-		baseline: "—", baselineWire: "—",
+		baseline: fmt.Sprintf("%s (tar pipe of the %d files)", ms(pipe.wall()), len(files)), baselineWire: l.traffic(pipe.from, pipe.to).String(),
 		floor: floor{p: l.profile, roundTrips: 1, bytes: changed, extra: shapedDebounce, extraText: "debounce " + ms(shapedDebounce)}.String(),
 	}
 	limit := 2*l.rtt + l.transferTime(changed)
